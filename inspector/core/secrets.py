@@ -184,9 +184,11 @@ class TunnelSettingsStore:
             log.warning("ignoring unreadable %s: %s", self.settings_path, exc.__class__.__name__)
             return TunnelSettings()
         known = {f.name for f in fields(TunnelSettings)}
-        values = {k: str(v) for k, v in raw.items() if k in known and v is not None} if isinstance(
-            raw, dict
-        ) else {}
+        values = (
+            {k: str(v) for k, v in raw.items() if k in known and v is not None}
+            if isinstance(raw, dict)
+            else {}
+        )
         return TunnelSettings(**values)
 
     def save(self, settings: TunnelSettings) -> None:

@@ -57,8 +57,14 @@ ErrorKind = Literal[
 
 #: Failures that a restart cannot fix: the supervisor gives up at once on these.
 FATAL_KINDS: frozenset[str] = frozenset(
-    {"missing_binary", "no_authtoken", "bad_authtoken", "account_limit", "tunnel_rejected",
-     "invalid_settings"}
+    {
+        "missing_binary",
+        "no_authtoken",
+        "bad_authtoken",
+        "account_limit",
+        "tunnel_rejected",
+        "invalid_settings",
+    }
 )
 
 
@@ -145,8 +151,13 @@ class _SecretRedactor(logging.Filter):
 _redactor = _SecretRedactor()
 # Every logger pyngrok writes to: a logger's filters only see records logged on that logger.
 _PYNGROK_LOGGERS = (
-    "pyngrok", "pyngrok.ngrok", "pyngrok.process", "pyngrok.process.ngrok", "pyngrok.installer",
-    "pyngrok.conf", "pyngrok.agent",
+    "pyngrok",
+    "pyngrok.ngrok",
+    "pyngrok.process",
+    "pyngrok.process.ngrok",
+    "pyngrok.installer",
+    "pyngrok.conf",
+    "pyngrok.agent",
 )
 
 
@@ -240,9 +251,16 @@ def resolve_authtoken(explicit: str | None) -> tuple[str | None, AuthtokenSource
 # --------------------------------------------------------------------------- error wording
 
 _NETWORK_MARKERS = (
-    "failed to dial", "no such host", "connection refused", "network is unreachable",
-    "i/o timeout", "tls handshake timeout", "connection reset", "temporary failure in name",
-    "dial tcp", "no route to host",
+    "failed to dial",
+    "no such host",
+    "connection refused",
+    "network is unreachable",
+    "i/o timeout",
+    "tls handshake timeout",
+    "connection reset",
+    "temporary failure in name",
+    "dial tcp",
+    "no route to host",
 )
 _BAD_TOKEN_CODES = {"ERR_NGROK_105", "ERR_NGROK_106", "ERR_NGROK_107"}
 _NO_TOKEN_CODES = {"ERR_NGROK_4018", "ERR_NGROK_302"}
@@ -365,7 +383,12 @@ def validate_basic_auth(value: str | None) -> None:
 # --------------------------------------------------------------------------- tunnelled requests
 
 NGROK_HOST_SUFFIXES: tuple[str, ...] = (
-    ".ngrok-free.app", ".ngrok-free.dev", ".ngrok.app", ".ngrok.dev", ".ngrok.io", ".ngrok.pizza",
+    ".ngrok-free.app",
+    ".ngrok-free.dev",
+    ".ngrok.app",
+    ".ngrok.dev",
+    ".ngrok.io",
+    ".ngrok.pizza",
     ".ngrok.pro",
 )
 
@@ -470,9 +493,10 @@ def install_agent(
     fd, archive = tempfile.mkstemp(prefix="ngrok-download-", suffix=suffix)
     try:
         try:
-            with urllib.request.urlopen(source, timeout=timeout) as response, os.fdopen(
-                fd, "wb"
-            ) as out:
+            with (
+                urllib.request.urlopen(source, timeout=timeout) as response,
+                os.fdopen(fd, "wb") as out,
+            ):
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
                 while True:
@@ -736,7 +760,10 @@ class TunnelManager:
         def connect() -> None:
             try:
                 tunnel = ngrok.connect(
-                    self._upstream, "http", name=self._endpoint_name, pyngrok_config=cfg,
+                    self._upstream,
+                    "http",
+                    name=self._endpoint_name,
+                    pyngrok_config=cfg,
                     **self._endpoint_options(),
                 )
                 outcome["url"] = tunnel.public_url
@@ -807,8 +834,14 @@ class TunnelManager:
         if self.options.basic_auth:
             opts["traffic_policy"] = {
                 "on_http_request": [
-                    {"actions": [{"type": "basic-auth",
-                                  "config": {"credentials": [self.options.basic_auth]}}]}
+                    {
+                        "actions": [
+                            {
+                                "type": "basic-auth",
+                                "config": {"credentials": [self.options.basic_auth]},
+                            }
+                        ]
+                    }
                 ]
             }
         return opts
@@ -888,11 +921,14 @@ class TunnelManager:
         ):
             self._net_down = True
             self._set_state(
-                TunnelState.RECONNECTING, self._public_url,
+                TunnelState.RECONNECTING,
+                self._public_url,
                 "Network connection lost; ngrok is reconnecting by itself…",
             )
-        elif self._net_down and self._state is TunnelState.RECONNECTING and (
-            msg in _SESSION_UP_MESSAGES
+        elif (
+            self._net_down
+            and self._state is TunnelState.RECONNECTING
+            and (msg in _SESSION_UP_MESSAGES)
         ):
             self._net_down = False
             self._set_state(TunnelState.ONLINE, self._public_url, None)
@@ -909,7 +945,8 @@ class TunnelManager:
             wall, mono = now_wall, now_mono
             if woke:
                 self._set_state(
-                    TunnelState.RECONNECTING, self._public_url,
+                    TunnelState.RECONNECTING,
+                    self._public_url,
                     "The computer woke from sleep; checking the tunnel…",
                 )
             problem = self._health_problem()
@@ -947,12 +984,16 @@ class TunnelManager:
         if cfg is None or self._stop.is_set():
             return False
         self._set_state(
-            TunnelState.RECONNECTING, self._public_url,
+            TunnelState.RECONNECTING,
+            self._public_url,
             "The tunnel disappeared from the ngrok agent; opening it again…",
         )
         try:
             tunnel = ngrok.connect(
-                self._upstream, "http", name=self._endpoint_name, pyngrok_config=cfg,
+                self._upstream,
+                "http",
+                name=self._endpoint_name,
+                pyngrok_config=cfg,
                 **self._endpoint_options(),
             )
         except PyngrokError as exc:
@@ -969,7 +1010,8 @@ class TunnelManager:
             if self._stop.is_set():
                 return False
             self._set_state(
-                TunnelState.RECONNECTING, self._public_url,
+                TunnelState.RECONNECTING,
+                self._public_url,
                 f"The ngrok agent stopped; restarting it (attempt {attempt} of "
                 f"{self._max_restarts})…",
             )
@@ -994,12 +1036,14 @@ class TunnelManager:
         if last.kind in FATAL_KINDS:
             self._fail(last)
         else:
-            self._fail(TunnelError(
-                last.kind,
-                f"The ngrok agent could not be restarted after {self._max_restarts} attempts "
-                f"({last.message.rstrip('.')}).",
-                ngrok_code=last.ngrok_code,
-            ))
+            self._fail(
+                TunnelError(
+                    last.kind,
+                    f"The ngrok agent could not be restarted after {self._max_restarts} attempts "
+                    f"({last.message.rstrip('.')}).",
+                    ngrok_code=last.ngrok_code,
+                )
+            )
         return False
 
 

@@ -1,0 +1,254 @@
+"""Command line: ``capture``, ``export``, ``events``; with no sub-command, the window.
+
+Every failure a user can cause (port in use, unwritable or corrupt session) is one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from inspector import __version__
+from inspector.core.catalogue import EVENTS, PRODUCT_LABELS
+from inspector.core.engine import CaptureEngine, ListenError
+from inspector.core.export import count_requests, export_jsonl
+from inspector.core.listener import DEFAULT_MAX_BODY
+from inspector.core.store import (
+    RowSummary,
+    SessionError,
+    SessionStore,
+    default_session_path,
+    open_existing,
+)
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    mult = 1
+    if t and t[-1] in units:
+        mult = units[t[-1]]
+        t = t[:-1]
+    try:
+        value = int(float(t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {text!r} (e.g. 26214400, 25M, 512K)"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("size must be positive")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0 = any free port), not {value}")
+    return value
+
+
+def _add_listen_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=_port, default=8765, help="port; 0 picks a free one (default 8765)"
+    )
+    p.add_argument("--session", type=Path, help="session file to record into (default: a new one)")
+    p.add_argument(
+        "--max-body",
+        type=_size,
+        default=DEFAULT_MAX_BODY,
+        metavar="BYTES",
+        help="largest body stored; larger gets 413 and is still recorded (default 25M)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webhook-inspector",
+        description="Capture, decode and inspect a messaging provider's webhooks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_listen_options(parser)
+    parser.add_argument("--reopen", action="store_true", help="reopen the last session (window)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cap = sub.add_parser("capture", help="listen and record headless, one line per request")
+    _add_listen_options(cap)
+
+    exp = sub.add_parser("export", help="write a session's requests out")
+    exp.add_argument("session", type=Path, help="session file")
+    exp.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
+    exp.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+
+    sub.add_parser("events", help="list the provider's event catalogue")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "capture":
+            return cmd_capture(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "events":
+            return cmd_events()
+        return cmd_window(args)
+    except (SessionError, ListenError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+# -- capture ------------------------------------------------------------------------
+
+
+class LinePrinter:
+    """Prints one line per committed request; called from the writer thread."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+        self._broken = False
+
+    def __call__(self, rows: list[RowSummary]) -> None:
+        if self._broken:
+            return
+        try:
+            self._out.write("".join(format_line(r) + "\n" for r in rows))
+            self._out.flush()
+        except (BrokenPipeError, ValueError):
+            self._broken = True
+
+
+def format_line(r: RowSummary) -> str:
+    t = datetime.fromtimestamp(r.received_us / 1_000_000).strftime("%H:%M:%S.%f")[:-3]
+    path = r.path + (f"?{r.query}" if r.query and r.method == "GET" else "")
+    if len(path) > 24:
+        path = path[:23] + "\u2026"
+    status = r.status if r.status and len(r.status) <= 12 else r.status_class
+    party = r.from_addr if r.status_class == "inbound" else (r.to_addr or r.from_addr)
+    parts = [
+        t,
+        f"{r.method:<6} {path:<10}",
+        f"{r.event or '-':<24}",
+        f"{status:<8}",
+        party,
+    ]
+    if r.summary and r.status_class == "inbound":
+        text = r.summary if len(r.summary) <= 40 else r.summary[:39] + "\u2026"
+        parts.append(f'"{text}"')
+    if r.response_status >= 400:
+        parts.append(f"[{r.response_status}]")
+    if r.warning_count:
+        parts.append(f"({r.warning_count} warning{'s' if r.warning_count > 1 else ''})")
+    return "  ".join(p for p in parts if p)
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    session = args.session or default_session_path()
+    store = SessionStore(session)
+    engine = CaptureEngine(store, host=args.host, port=args.port, max_body=args.max_body)
+    printer = LinePrinter(sys.stdout)
+    try:
+        engine.start()
+    except ListenError:
+        store.close()
+        raise
+    print(f"Listening on {engine.url}", flush=True)
+    print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    store.add_append_listener(printer)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        engine.stop()
+        count = store.count()
+        store.close()
+    print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
+    return 0
+
+
+# -- export -------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    conn = open_existing(args.session)
+    try:
+        if args.output is None:
+            export_jsonl(conn, sys.stdout)
+            sys.stdout.flush()
+            return 0
+        total = count_requests(conn)
+        out_path: Path = args.output.expanduser()
+        show = sys.stderr.isatty()
+
+        def progress(n: int) -> None:
+            if show:
+                print(f"\rexported {n}/{total}", end="", file=sys.stderr, flush=True)
+
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".export-", dir=out_path.parent or Path("."))
+        except OSError as exc:
+            return _fail(f"cannot write {out_path}: {exc.strerror or exc}")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                n = export_jsonl(conn, fh, progress)
+            os.replace(tmp, out_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if show:
+            print(file=sys.stderr)
+        print(f"exported {n} request(s) to {out_path}", file=sys.stderr)
+        return 0
+    finally:
+        conn.close()
+
+
+# -- events -------------------------------------------------------------------------
+
+
+def cmd_events() -> int:
+    width = max(len(e.name) for e in EVENTS)
+    for e in EVENTS:
+        print(f"{PRODUCT_LABELS[e.product]:<9} {e.name:<{width}}  {e.description}")
+    return 0
+
+
+# -- window -------------------------------------------------------------------------
+
+
+def cmd_window(args: argparse.Namespace) -> int:
+    try:
+        from inspector.gui.app import run_window
+    except ImportError as exc:
+        return _fail(f"the window is not available ({exc}); use 'webhook-inspector capture'")
+    return run_window(args)

@@ -1,0 +1,195 @@
+"""The engine thread: one asyncio loop that owns the listener (and, later, tunnel and replay).
+
+The GUI and the CLI only talk to it through thread-safe calls, so nothing they do
+can stall a request, and nothing a request does can stall them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from inspector.core.listener import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    CaptureListener,
+    ClientAddressFn,
+    GroupCommitter,
+)
+from inspector.core.store import SessionStore
+
+T = TypeVar("T")
+
+#: aiohttp refuses requests past these before any handler runs; ours must see them all.
+_PARSER_LIMITS = {"max_headers": 10_000, "max_field_size": 1 << 20, "max_line_size": 1 << 20}
+
+
+class ListenError(Exception):
+    """The listener could not start; the message is for the user."""
+
+
+def format_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/"
+
+
+class CaptureEngine:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        client_address: ClientAddressFn | None = None,
+        shutdown_timeout: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.host = host
+        self.port = port
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self._client_address = client_address
+        self._shutdown_timeout = shutdown_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._runner: web.ServerRunner | None = None
+        self._committer: GroupCommitter | None = None
+        self.listener: CaptureListener | None = None
+
+    @property
+    def url(self) -> str:
+        return format_url(self.host, self.port)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._error is None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("engine is not running")
+        return self._loop
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start listening; returns once the port is bound, raises ListenError if it cannot be."""
+        if self._thread is not None:
+            raise RuntimeError("engine already started")
+        self._thread = threading.Thread(target=self._run, name="capture-engine", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise ListenError(f"listener did not start within {timeout:g} s")
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            err = self._error
+            if isinstance(err, ListenError):
+                raise err
+            raise ListenError(f"listener could not start: {err}") from err
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the engine loop from any thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish and commit, then end the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        loop = self._loop
+        if loop is not None and thread.is_alive():
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            try:
+                fut.result(self._shutdown_timeout + 30)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        self._thread = None
+
+    # -- engine thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            try:
+                loop.run_until_complete(self._startup())
+            except BaseException as exc:  # noqa: BLE001 - handed to start()
+                self._error = exc
+                self._ready.set()
+                loop.run_until_complete(self._cleanup_failed_start())
+                return
+            self._ready.set()
+            loop.run_forever()
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._loop = None
+
+    async def _startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._committer = GroupCommitter(self.store, loop)
+        self.listener = CaptureListener(
+            self.store,
+            self._committer,
+            max_body=self.max_body,
+            body_timeout=self.body_timeout,
+            client_address=self._client_address,
+        )
+        server = web.Server(
+            self.listener.handle,
+            auto_decompress=False,
+            access_log=None,
+            **_PARSER_LIMITS,
+        )
+        self._runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenError(self._bind_message(exc)) from exc
+        server_obj = site._server
+        if server_obj is not None and getattr(server_obj, "sockets", None):
+            self.port = server_obj.sockets[0].getsockname()[1]
+
+    def _bind_message(self, exc: OSError) -> str:
+        where = f"{self.host}:{self.port}"
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"port {self.port} on {self.host} is already in use; choose another with "
+                "--port, or --port 0 for any free port"
+            )
+        if exc.errno == errno.EACCES:
+            return f"no permission to listen on {where} (ports below 1024 need privileges)"
+        if exc.errno in (errno.EADDRNOTAVAIL, -2, -3, -5, -9):
+            return f"cannot listen on {where}: {self.host} is not an address of this machine"
+        return f"cannot listen on {where}: {exc.strerror or exc}"
+
+    async def _cleanup_failed_start(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._committer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._committer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
+            self._committer = None

@@ -1,0 +1,231 @@
+"""The HTTP side: accept anything, keep its exact bytes, answer only once it is on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from inspector.core.decoder import DecodedEvent, EventDecoder
+from inspector.core.record import CapturedRequest
+from inspector.core.store import SessionStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 25 * 1024 * 1024
+DEFAULT_BODY_TIMEOUT = 60.0
+#: Requests committed together at most; more wait for the next transaction.
+MAX_BATCH = 1024
+
+ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
+
+_JSON = [("Content-Type", "application/json")]
+
+
+def _header_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+class GroupCommitter:
+    """Writer thread: decodes and commits whatever arrived together in one transaction.
+
+    Each handler waits on its own future, resolved on the loop once its batch is
+    committed; so many requests share one commit and none is answered before it.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        loop: asyncio.AbstractEventLoop,
+        decoder: EventDecoder | None = None,
+    ) -> None:
+        self._store = store
+        self._loop = loop
+        self._decoder = decoder or EventDecoder()
+        self._queue: queue.SimpleQueue[tuple[CapturedRequest, asyncio.Future[int]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: CapturedRequest) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = self._loop.create_future()
+        self._queue.put((request, fut))
+        return fut
+
+    def stop(self) -> None:
+        """Commit everything still queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[CapturedRequest, asyncio.Future[int]]]) -> None:
+        decoded: list[tuple[CapturedRequest, DecodedEvent]] = []
+        for req, _ in batch:
+            dec = self._decoder.decode(req.method, req.path, req.query, req.headers, req.body)
+            decoded.append((req, dec))
+        futures = [fut for _, fut in batch]
+        try:
+            summaries = self._store.append(decoded)
+        except Exception as exc:  # noqa: BLE001 - reported to every waiting handler
+            log.error("could not commit %d request(s): %s", len(batch), exc)
+            self._loop.call_soon_threadsafe(_fail_all, futures, exc)
+            return
+        ids = [s.id for s in summaries]
+        try:
+            self._loop.call_soon_threadsafe(_resolve_all, futures, ids)
+        except RuntimeError:
+            pass  # loop already closed: nobody is waiting any more
+
+
+def _resolve_all(futures: list[asyncio.Future[int]], ids: list[int]) -> None:
+    for fut, rid in zip(futures, ids, strict=True):
+        if not fut.done():
+            fut.set_result(rid)
+
+
+def _fail_all(futures: list[asyncio.Future[int]], exc: BaseException) -> None:
+    for fut in futures:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+class CaptureListener:
+    """aiohttp request handler: records every request, whatever its method, path or body."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        committer: GroupCommitter,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        client_address: ClientAddressFn | None = None,
+    ) -> None:
+        self._store = store
+        self._committer = committer
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self._client_address = client_address
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        received_us = time.time_ns() // 1000
+        seq = self._store.take_seq()
+        raw_path = request.raw_path
+        path, _, query = raw_path.partition("?")
+        headers = [(_header_text(k), _header_text(v)) for k, v in request.raw_headers]
+        rec = CapturedRequest(
+            seq=seq,
+            received_us=received_us,
+            method=request.method,
+            path=path,
+            query=query,
+            http_version=f"{request.version.major}.{request.version.minor}",
+            remote=request.remote or "",
+            headers=headers,
+            body=b"",
+            declared_size=request.content_length,
+        )
+        if self._client_address is not None:
+            client = self._client_address(headers)
+            if client:
+                rec.via_tunnel = True
+                rec.client_addr = client
+        status, reply = await self._read_body(request, rec)
+        rec.response_status = status
+        rec.response_body = json.dumps(reply, separators=(",", ":")).encode()
+        rec.response_headers = list(_JSON)
+        try:
+            await self._committer.submit(rec)
+        except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
+            body = json.dumps({"ok": False, "error": f"not recorded: {exc}"}).encode()
+            return web.Response(status=503, body=body, content_type="application/json")
+        return web.Response(status=status, body=rec.response_body, content_type="application/json")
+
+    async def _read_body(
+        self, request: web.BaseRequest, rec: CapturedRequest
+    ) -> tuple[int, dict[str, object]]:
+        limit = self.max_body
+        declared = rec.declared_size
+        if declared is not None and declared > limit:
+            rec.capture_warnings.append(
+                f"body of {_human(declared)} is over the {_human(limit)} limit (--max-body); "
+                "answered 413, headers kept, body not stored"
+            )
+            return 413, {"ok": False, "seq": rec.seq, "error": "body too large", "limit": limit}
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.content.iter_any():
+                    total += len(chunk)
+                    if total > limit:
+                        rec.capture_warnings.append(
+                            f"body passed the {_human(limit)} limit (--max-body) after "
+                            f"{_human(total)} had arrived; answered 413, headers kept, body not stored"
+                        )
+                        return 413, {
+                            "ok": False,
+                            "seq": rec.seq,
+                            "error": "body too large",
+                            "limit": limit,
+                        }
+                    chunks.append(chunk)
+        except TimeoutError:
+            rec.body = b"".join(chunks)
+            rec.capture_warnings.append(
+                f"client sent only {_human(total)} of the body in {self.body_timeout:g} s; "
+                "answered 408, partial body kept"
+            )
+            return 408, {"ok": False, "seq": rec.seq, "error": "body not received in time"}
+        except (ConnectionError, asyncio.IncompleteReadError, web.HTTPException) as exc:
+            rec.body = b"".join(chunks)
+            rec.capture_warnings.append(
+                f"client broke off while sending the body ({type(exc).__name__}); partial body kept"
+            )
+            return 400, {"ok": False, "seq": rec.seq, "error": "incomplete body"}
+        except Exception as exc:  # noqa: BLE001 - malformed chunked encoding and the like
+            rec.body = b"".join(chunks)
+            rec.capture_warnings.append(f"body could not be read: {exc}; partial body kept")
+            return 400, {"ok": False, "seq": rec.seq, "error": "unreadable body"}
+        rec.body = b"".join(chunks)
+        if declared is not None and declared != len(rec.body):
+            rec.capture_warnings.append(
+                f"Content-Length said {declared} bytes but {len(rec.body)} arrived"
+            )
+        return 200, {"ok": True, "seq": rec.seq}

@@ -1,0 +1,498 @@
+"""One SQLite file per session: the single source of truth for captured requests.
+
+WAL journal with ``synchronous=NORMAL``: a committed transaction survives the
+process being killed (the OS holds the written pages), which is the promise the
+listener makes when it answers 2xx.  One writer connection, used only by the
+writer thread; readers open their own connections and never block it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from inspector.core.decoder import DecodedEvent
+from inspector.core.record import CapturedRequest
+
+APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
+SCHEMA_VERSION = 1
+SESSION_SUFFIX = ".whsession"
+#: Body text beyond this many bytes is not put in the full-text index (it stays searchable by regex).
+FTS_TEXT_LIMIT = 1 << 20
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    http_version TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_size INTEGER NOT NULL,
+    declared_size INTEGER,
+    content_type TEXT NOT NULL,
+    response_status INTEGER NOT NULL,
+    response_headers TEXT NOT NULL,
+    response_body BLOB NOT NULL,
+    event TEXT NOT NULL,
+    product TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_class TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    from_addr TEXT NOT NULL,
+    to_addr TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    warnings TEXT NOT NULL,
+    warning_count INTEGER NOT NULL,
+    via_tunnel INTEGER NOT NULL DEFAULT 0,
+    client_addr TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX requests_event ON requests(event);
+CREATE INDEX requests_product ON requests(product);
+CREATE INDEX requests_status_class ON requests(status_class);
+CREATE INDEX requests_status ON requests(status COLLATE NOCASE);
+CREATE INDEX requests_message_id ON requests(message_id);
+CREATE INDEX requests_from ON requests(from_addr);
+CREATE INDEX requests_to ON requests(to_addr);
+CREATE VIRTUAL TABLE requests_fts USING fts5(
+    body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
+);
+"""
+
+#: Columns of a row summary: what a table row or a CLI line needs, without the body.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "id",
+    "seq",
+    "received_us",
+    "method",
+    "path",
+    "query",
+    "event",
+    "product",
+    "status",
+    "status_class",
+    "message_id",
+    "from_addr",
+    "to_addr",
+    "summary",
+    "body_size",
+    "warning_count",
+    "response_status",
+    "via_tunnel",
+    "client_addr",
+    "remote",
+)
+
+_INSERT_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "received_us",
+    "method",
+    "path",
+    "query",
+    "http_version",
+    "remote",
+    "headers",
+    "body",
+    "body_size",
+    "declared_size",
+    "content_type",
+    "response_status",
+    "response_headers",
+    "response_body",
+    "event",
+    "product",
+    "status",
+    "status_class",
+    "message_id",
+    "from_addr",
+    "to_addr",
+    "summary",
+    "warnings",
+    "warning_count",
+    "via_tunnel",
+    "client_addr",
+)
+_INSERT_SQL = (
+    f"INSERT INTO requests ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+)
+
+
+class SessionError(Exception):
+    """A session file that cannot be opened or written; the message is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowSummary:
+    id: int
+    seq: int
+    received_us: int
+    method: str
+    path: str
+    query: str
+    event: str
+    product: str
+    status: str
+    status_class: str
+    message_id: str
+    from_addr: str
+    to_addr: str
+    summary: str
+    body_size: int
+    warning_count: int
+    response_status: int
+    via_tunnel: bool
+    client_addr: str
+    remote: str
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> RowSummary:
+        return cls(*row[:-3], bool(row[-3]), row[-2], row[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A full stored request: raw bytes, decoded columns and the answer given."""
+
+    summary: RowSummary
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    declared_size: int | None
+    content_type: str
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    warnings: list[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.summary, name)
+
+
+AppendListener = Callable[[list[RowSummary]], None]
+
+
+def data_dir() -> Path:
+    """Where sessions live unless told otherwise (overridable for tests)."""
+    override = os.environ.get("WEBHOOK_INSPECTOR_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir("webhook-inspector", appauthor=False))
+
+
+def default_session_path(now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d_%H%M%S")
+    base = data_dir() / "sessions"
+    path = base / f"{stamp}{SESSION_SUFFIX}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = base / f"{stamp}-{n}{SESSION_SUFFIX}"
+    return path
+
+
+def _fts_text(body: bytes, content_type: str) -> str | None:
+    if not body or len(body) > FTS_TEXT_LIMIT:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+class SessionStore:
+    """Owns the session file: schema, the writer connection, and append notifications."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self._listeners: list[AppendListener] = []
+        self._listeners_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._conn = self._open()
+        self._next_seq = self._query_next_seq()
+
+    # -- opening ---------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise SessionError(f"session path {path} is a folder, not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SessionError(
+                f"cannot create the folder for session {path}: {exc.strerror or exc}"
+            ) from exc
+        if path.exists() and not os.access(path, os.W_OK):
+            raise SessionError(f"session file {path} is not writable (permission denied)")
+        if not path.exists() and not os.access(path.parent, os.W_OK):
+            raise SessionError(f"cannot create session file {path}: permission denied")
+        try:
+            conn = _connect(path, readonly=False)
+        except sqlite3.Error as exc:
+            raise SessionError(f"cannot open session file {path}: {exc}") from exc
+        try:
+            self._prepare(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            text = str(exc)
+            if "not a database" in text or "malformed" in text:
+                raise SessionError(
+                    f"{path} is not a readable session file (corrupt or not SQLite: {text})"
+                ) from exc
+            raise SessionError(f"cannot open session file {path}: {text}") from exc
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and version == 0 and tables == 0:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            created = datetime.now().astimezone().isoformat()
+            conn.executescript(
+                f"BEGIN;\n{_SCHEMA_V1}\n"
+                f"PRAGMA application_id = {APPLICATION_ID};\n"
+                f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+                f"INSERT INTO meta(key, value) VALUES ('created_at', '{created}');\n"
+                "COMMIT;"
+            )
+            return
+        if app_id != APPLICATION_ID:
+            raise SessionError(f"{self.path} is an SQLite file but not a Webhook Inspector session")
+        if version > SCHEMA_VERSION:
+            raise SessionError(
+                f"{self.path} was written by a newer Webhook Inspector (schema {version}); "
+                "update the app to open it"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("SELECT count(*) FROM requests").fetchone()
+
+    def _query_next_seq(self) -> int:
+        row = self._conn.execute("SELECT max(seq) FROM requests").fetchone()
+        return (row[0] or 0) + 1
+
+    def take_seq(self) -> int:
+        """Next arrival sequence number; called from the listener's loop thread only."""
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    # -- writing -----------------------------------------------------------------
+
+    def add_append_listener(self, listener: AppendListener) -> None:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def remove_append_listener(self, listener: AppendListener) -> None:
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def append(self, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]) -> list[RowSummary]:
+        """Insert a batch in one transaction; return its summaries once committed."""
+        rows: list[tuple[Any, ...]] = []
+        for req, dec in batch:
+            warnings = [*req.capture_warnings, *dec.warnings]
+            rows.append(
+                (
+                    req.seq,
+                    req.received_us,
+                    req.method,
+                    req.path,
+                    req.query,
+                    req.http_version,
+                    req.remote,
+                    json.dumps(req.headers, ensure_ascii=False),
+                    req.body,
+                    len(req.body),
+                    req.declared_size,
+                    req.content_type,
+                    req.response_status,
+                    json.dumps(req.response_headers, ensure_ascii=False),
+                    req.response_body,
+                    dec.event,
+                    dec.product,
+                    dec.status,
+                    dec.status_class,
+                    dec.message_id,
+                    dec.from_,
+                    dec.to,
+                    dec.summary,
+                    json.dumps(warnings, ensure_ascii=False),
+                    len(warnings),
+                    int(req.via_tunnel),
+                    req.client_addr,
+                )
+            )
+        summaries: list[RowSummary] = []
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                fts_rows = []
+                for (req, dec), row in zip(batch, rows, strict=True):
+                    cur = conn.execute(_INSERT_SQL, row)
+                    rid = cur.lastrowid
+                    assert rid is not None
+                    text = _fts_text(req.body, req.content_type)
+                    if text is not None:
+                        fts_rows.append((rid, text))
+                    summaries.append(
+                        RowSummary(
+                            rid,
+                            req.seq,
+                            req.received_us,
+                            req.method,
+                            req.path,
+                            req.query,
+                            dec.event,
+                            dec.product,
+                            dec.status,
+                            dec.status_class,
+                            dec.message_id,
+                            dec.from_,
+                            dec.to,
+                            dec.summary,
+                            len(req.body),
+                            row[24],
+                            req.response_status,
+                            req.via_tunnel,
+                            req.client_addr,
+                            req.remote,
+                        )
+                    )
+                if fts_rows:
+                    conn.executemany(
+                        "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", fts_rows
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(summaries)
+        return summaries
+
+    # -- reading -----------------------------------------------------------------
+
+    def open_reader(self) -> sqlite3.Connection:
+        """A connection of the caller's own, for queries from any one thread."""
+        return _connect(self.path, readonly=False)
+
+    def count(self) -> int:
+        with self._write_lock:
+            return int(self._conn.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+    def get(self, request_id: int) -> StoredRequest | None:
+        with self._write_lock:
+            return get_request(self._conn, request_id)
+
+    def close(self) -> None:
+        with self._write_lock:
+            try:
+                self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+
+
+_FULL_COLUMNS = (
+    *SUMMARY_COLUMNS,
+    "http_version",
+    "headers",
+    "body",
+    "declared_size",
+    "content_type",
+    "response_headers",
+    "response_body",
+    "warnings",
+)
+_SELECT_FULL = f"SELECT {', '.join(_FULL_COLUMNS)} FROM requests"
+_N_SUMMARY = len(SUMMARY_COLUMNS)
+
+
+def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
+    summary = RowSummary.from_row(row[:_N_SUMMARY])
+    (http_version, headers, body, declared, ctype, resp_headers, resp_body, warnings) = row[
+        _N_SUMMARY:
+    ]
+    return StoredRequest(
+        summary=summary,
+        http_version=http_version,
+        headers=[(k, v) for k, v in json.loads(headers)],
+        body=bytes(body),
+        declared_size=declared,
+        content_type=ctype,
+        response_headers=[(k, v) for k, v in json.loads(resp_headers)],
+        response_body=bytes(resp_body),
+        warnings=list(json.loads(warnings)),
+    )
+
+
+def get_request(conn: sqlite3.Connection, request_id: int) -> StoredRequest | None:
+    row = conn.execute(f"{_SELECT_FULL} WHERE id = ?", (request_id,)).fetchone()
+    return _stored_from_row(row) if row else None
+
+
+def iter_requests(conn: sqlite3.Connection, batch: int = 256) -> Iterator[StoredRequest]:
+    """Every request in arrival order, a few at a time so huge sessions stream."""
+    last = -1
+    while True:
+        rows = conn.execute(
+            f"{_SELECT_FULL} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield _stored_from_row(row)
+        last = rows[-1][0]
+
+
+def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open a session file for reading only (export, inspection); clear errors if it is not one."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SessionError(f"no session file at {p}")
+    try:
+        conn = _connect(p, readonly=True)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise SessionError(
+            f"{p} is not a readable session file (corrupt or not SQLite: {exc})"
+        ) from exc
+    if app_id != APPLICATION_ID:
+        conn.close()
+        raise SessionError(f"{p} is not a Webhook Inspector session")
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise SessionError(f"{p} was written by a newer Webhook Inspector (schema {version})")
+    return conn
