@@ -1,0 +1,1 @@
+"""Headless core: capture, decoding, storage. Never imports Qt."""
