@@ -166,6 +166,10 @@ def _guard_pyngrok_logging() -> None:
     root = logging.getLogger("pyngrok")
     if root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    if not root.handlers:
+        # Without a handler anywhere, logging's last resort prints pyngrok's echo of the
+        # agent's error lines to stderr, which would break the CLI's one-line errors.
+        root.addHandler(logging.NullHandler())
     for name in _PYNGROK_LOGGERS:
         lg = logging.getLogger(name)
         if _redactor not in lg.filters:
