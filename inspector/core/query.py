@@ -477,7 +477,7 @@ class _Compiler:
         if isinstance(node, Regex):
             self.uses_regexp = True
             self.params.append(("(?i)" if node.ignore_case else "") + node.pattern)
-            return "(body REGEXP ?)"
+            return "id IN (SELECT id FROM request_data WHERE body REGEXP ?)"
         return self.field(node)
 
     def field(self, node: Field) -> str:
@@ -591,10 +591,14 @@ def _order_by(sort_column: str, descending: bool) -> str:
 
 
 def count_matching(
-    conn: sqlite3.Connection, query: CompiledQuery, max_id: int | None = None
+    conn: sqlite3.Connection,
+    query: CompiledQuery,
+    max_id: int | None = None,
+    *,
+    min_id: int | None = None,
 ) -> int:
-    """How many requests match (up to ``max_id`` if given)."""
-    where, params = _bounded(query, max_id)
+    """How many requests match (with ``min_id < id <= max_id`` where given)."""
+    where, params = _bounded(query, max_id, min_id)
     return int(conn.execute(f"SELECT count(*) FROM requests WHERE {where}", params).fetchone()[0])
 
 

@@ -1,0 +1,1 @@
+"""The Qt window.  Everything Qt lives under this package; ``inspector.core`` never imports it."""

@@ -1,0 +1,610 @@
+"""The main window: listening URL and live counters, filter bar, request table, detail pane.
+
+The window owns no requests: the table asks the session store for the page it
+shows, new arrivals come in batches through :class:`RowBridge`, and the detail
+pane reads the one request that is selected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+    Slot,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.query import CompiledQuery
+from inspector.core.secrets import config_dir
+from inspector.core.store import RowSummary, SessionStore
+from inspector.gui.badge import BadgeDelegate
+from inspector.gui.bridge import RowBridge
+from inspector.gui.filter_bar import FilterBar
+from inspector.gui.shortcuts import HelpDialog
+from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, EventTableModel
+from inspector.gui.theme import icon
+
+_Select = QItemSelectionModel.SelectionFlag
+
+#: Seconds of history the request rate is averaged over.
+RATE_WINDOW = 5.0
+
+
+def window_settings() -> QSettings:
+    """The window's settings file, inside the app's config dir (moved by tests via env)."""
+    path = config_dir() / "window.ini"
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _create_detail_pane(store: SessionStore, parent: QWidget) -> QWidget:
+    """The detail pane (another module); the one place the window depends on it."""
+    from inspector.gui.detail import DetailPane
+
+    pane = DetailPane(parent)
+    pane.set_store(store)
+    return pane
+
+
+def _create_tunnel_control(parent: QWidget) -> QWidget | None:
+    """The ngrok tunnel control, when this build has it; the one place the window mounts it."""
+    try:
+        from inspector.gui.tunnel_widget import TunnelControl
+    except ImportError:
+        return None
+    return TunnelControl(parent=parent)
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        store: SessionStore,
+        url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.store = store
+        self.url = url
+        self._settings = settings or window_settings()
+        self._total = store.count()
+        self._samples: deque[tuple[float, int]] = deque()
+        self._paused = False
+        self._paused_max_id = 0
+        self._help: HelpDialog | None = None
+        self._restore_id: int | None = None
+
+        self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
+        self.setWindowIcon(icon("app"))
+
+        self.model = EventTableModel(store, self)
+        self.bridge = RowBridge(parent=self)
+        self.bridge.rows_appended.connect(self._on_rows_appended)
+        self.bridge.attach(store)
+
+        self.filter_bar = FilterBar(self)
+        self.filter_bar.filter_changed.connect(self._on_filter_changed)
+
+        self.table = self._build_table()
+        self.detail = _create_detail_pane(store, self)
+        if hasattr(self.detail, "request_activated"):
+            self.detail.request_activated.connect(self.select_request)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self._build_toolbar()
+        self.tunnel = self._mount_tunnel(host, port)
+        self._build_shortcuts()
+        self.statusBar().showMessage(f"Recording to {store.path}")
+
+        self._rate_timer = QTimer(self)
+        self._rate_timer.setInterval(1000)
+        self._rate_timer.timeout.connect(self._update_stats)
+        self._rate_timer.start()
+        self._update_stats()
+        self._update_empty_state()
+        self.model.rowsInserted.connect(self._update_empty_state)
+        self.model.rowsRemoved.connect(self._update_empty_state)
+        self.model.modelAboutToBeReset.connect(self._remember_selection)
+        self.model.modelReset.connect(self._restore_selection)
+        self.model.modelReset.connect(self._update_empty_state)
+        self.model.rows_arrived.connect(self._on_rows_arrived)
+        self._restore_state()
+
+    # -- building ------------------------------------------------------------------------
+
+    def _build_table(self) -> QTableView:
+        table = QTableView(self)
+        table.setObjectName("requestTable")
+        table.setModel(self.model)
+        table.setItemDelegateForColumn(COLUMN_INDEX["status"], BadgeDelegate(table))
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setAlternatingRowColors(True)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vh = table.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(table.fontMetrics().height() + 10)
+        hh = table.horizontalHeader()
+        hh.setSectionsMovable(True)
+        hh.setHighlightSections(False)
+        hh.setStretchLastSection(False)
+        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for i, col in enumerate(COLUMNS):
+            table.setColumnWidth(i, col.width)
+        hh.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        table.setSortingEnabled(True)
+        hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        hh.customContextMenuRequested.connect(self._header_menu)
+        table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+
+        self.empty_label = QLabel(table.viewport())
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.empty_label.setForegroundRole(self.empty_label.foregroundRole())
+        table.viewport().installEventFilter(self)
+        return table
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Capture", self)
+        bar.setObjectName("captureToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+        listening = QLabel("Listening on", bar)
+        listening.setContentsMargins(6, 0, 4, 0)
+        bar.addWidget(listening)
+        self.url_label = QLabel(f"<b>{self.url}</b>", bar)
+        self.url_label.setObjectName("urlLabel")
+        self.url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.url_label)
+        self.copy_url_action = QAction(icon("copy"), "Copy URL", self)
+        self.copy_url_action.setToolTip("Copy the listening URL (Ctrl+L)")
+        self.copy_url_action.triggered.connect(self.copy_url)
+        copy_button = QToolButton(bar)
+        copy_button.setDefaultAction(self.copy_url_action)
+        copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        bar.addWidget(copy_button)
+        self.public_url_label = QLabel(bar)
+        self.public_url_label.setObjectName("publicUrlLabel")
+        self.public_url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.public_url_label.setContentsMargins(8, 0, 0, 0)
+        self._public_url_action = bar.addWidget(self.public_url_label)
+        self._public_url_action.setVisible(False)
+        bar.addSeparator()
+
+        self.pause_action = QAction(icon("pause"), "Pause", self)
+        self.pause_action.setCheckable(True)
+        self.pause_action.setToolTip(
+            "Pause the live view (Ctrl+P). Requests are still recorded and answered."
+        )
+        self.pause_action.toggled.connect(self.set_paused)
+        bar.addAction(self.pause_action)
+        self.follow_action = QAction(icon("follow"), "Follow newest", self)
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        self.follow_action.setToolTip("Keep the newest request in view (Ctrl+E)")
+        self.follow_action.toggled.connect(self._on_follow_toggled)
+        bar.addAction(self.follow_action)
+        self.clear_action = QAction(icon("clear"), "Clear view", self)
+        self.clear_action.setToolTip("Clear the view (Ctrl+K); the session keeps every request")
+        self.clear_action.triggered.connect(self.clear_view)
+        bar.addAction(self.clear_action)
+        bar.addSeparator()
+        self.stats_label = QLabel(bar)
+        self.stats_label.setObjectName("statsLabel")
+        self.stats_label.setContentsMargins(6, 0, 6, 0)
+        bar.addWidget(self.stats_label)
+
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        #: The tunnel control's toolbar toggle goes here (see ``_mount_tunnel``).
+        self._tunnel_slot = bar.addSeparator()
+        self.help_action = QAction(icon("help"), "Help", self)
+        self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
+        self.help_action.triggered.connect(self.show_help)
+        bar.addAction(self.help_action)
+        self.toolbar = bar
+
+    def _mount_tunnel(self, host: str, port: int | None) -> QWidget | None:
+        control = _create_tunnel_control(self)
+        if control is None:
+            return None
+        dock = QDockWidget("Public URL (ngrok)", self)
+        dock.setObjectName("tunnelDock")
+        dock.setWidget(control)
+        dock.setAllowedAreas(
+            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.hide()
+        toggle = dock.toggleViewAction()
+        toggle.setIcon(icon("link"))
+        toggle.setText("Tunnel")
+        toggle.setToolTip("Show the ngrok tunnel control for a public URL")
+        self.toolbar.insertAction(self._tunnel_slot, toggle)
+        self.tunnel_dock = dock
+        self.tunnel_action = toggle
+        if port is not None and hasattr(control, "set_local_address"):
+            control.set_local_address(host, port)
+        signal = getattr(control, "public_url_changed", None)
+        if signal is not None:
+            signal.connect(self._on_public_url_changed)
+        return control
+
+    def _build_shortcuts(self) -> None:
+        def bind(
+            keys: str, slot: object, widget: QWidget | None = None, *, local: bool = False
+        ) -> None:
+            sc = QShortcut(QKeySequence(keys), widget or self)
+            sc.setContext(
+                Qt.ShortcutContext.WidgetWithChildrenShortcut
+                if local
+                else Qt.ShortcutContext.WindowShortcut
+            )
+            sc.activated.connect(slot)
+            self._shortcuts.append(sc)
+
+        self._shortcuts: list[QShortcut] = []
+        bind("J", lambda: self.move_selection(1), self.table, local=True)
+        bind("K", lambda: self.move_selection(-1), self.table, local=True)
+        bind("/", self.focus_filter, self.table, local=True)
+        bind("?", self.show_help, self.table, local=True)
+        bind("Delete", self.remove_selected, self.table, local=True)
+        bind("Ctrl+F", self.focus_filter)
+        bind("Esc", self.clear_filter)
+        bind("Ctrl+C", self.copy_body)
+        bind("Ctrl+L", self.copy_url)
+        bind("Ctrl+P", self.pause_action.toggle)
+        bind("Ctrl+E", self.follow_action.toggle)
+        bind("Ctrl+K", self.clear_view)
+        bind("F1", self.show_help)
+
+    # -- state that is remembered --------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        s = self._settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        header = s.value("table/header")
+        self._header_restored = isinstance(
+            header, QByteArray
+        ) and self.table.horizontalHeader().restoreState(header)
+        if self._header_restored:
+            self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        splitter = s.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([480, 320])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._header_restored:
+            self._header_restored = True
+            QTimer.singleShot(0, self._fit_default_widths)
+
+    def _fit_default_widths(self) -> None:
+        """First run: share the spare width among the wide text columns (no per-row measuring)."""
+        spare = self.table.viewport().width() - sum(c.width for c in COLUMNS)
+        grow = ("path", "event", "status", "from", "to", "message_id")
+        if spare <= 0:
+            return
+        for key in grow:
+            i = COLUMN_INDEX[key]
+            self.table.setColumnWidth(i, COLUMNS[i].width + spare // len(grow))
+
+    def save_state(self) -> None:
+        s = self._settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("table/header", self.table.horizontalHeader().saveState())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.sync()
+
+    def _header_menu(self, pos: QPoint) -> None:
+        menu = self.column_menu()
+        menu.exec(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def column_menu(self) -> QMenu:
+        """Check a column to show it; the choice and the order are saved on close."""
+        hh = self.table.horizontalHeader()
+        menu = QMenu(self)
+        for i, col in enumerate(COLUMNS):
+            title = "Warning marker" if col.key == "warning" else col.title
+            action = menu.addAction(title)
+            action.setCheckable(True)
+            action.setChecked(not hh.isSectionHidden(i))
+            action.toggled.connect(lambda on, i=i: self.set_column_visible(i, on))
+        return menu
+
+    def set_column_visible(self, column: int, visible: bool) -> None:
+        hh = self.table.horizontalHeader()
+        if not visible and hh.count() - hh.hiddenSectionCount() <= 1:
+            return
+        hh.setSectionHidden(column, not visible)
+
+    # -- live updates --------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_rows_appended(self, rows: list[RowSummary]) -> None:
+        self._total += len(rows)
+        newest = max(r.id for r in rows)
+        if self._paused:
+            self._paused_max_id = max(self._paused_max_id, newest)
+            self._update_stats()
+            return
+        self.model.append_rows(rows)
+
+    @Slot(int)
+    def _on_rows_arrived(self, _n: int) -> None:
+        if self.follow_action.isChecked():
+            if self.model.sort_key[1]:
+                self.table.scrollToTop()
+            else:
+                self.table.scrollToBottom()
+
+    @Slot()
+    def _update_stats(self) -> None:
+        now = time.monotonic()
+        self._samples.append((now, self._total))
+        while self._samples and now - self._samples[0][0] > RATE_WINDOW:
+            self._samples.popleft()
+        first_t, first_n = self._samples[0]
+        rate = (self._total - first_n) / max(now - first_t, 1.0)
+        shown = self.model.rowCount()
+        text = f"{self._total:,} request{'s' if self._total != 1 else ''} \u00b7 {rate:.1f}/s"
+        if shown != self._total:
+            text += f" \u00b7 {shown:,} shown"
+        if self._paused:
+            waiting = self._paused_max_id - self.model.max_id
+            text += f" \u00b7 paused ({max(waiting, 0):,} new)" if waiting > 0 else " \u00b7 paused"
+        self.stats_label.setText(text)
+
+    @Slot()
+    def _update_empty_state(self) -> None:
+        empty = self.model.rowCount() == 0
+        if empty:
+            if self._total == 0:
+                self.empty_label.setText(
+                    "<p style='font-size:14pt'>Waiting for webhooks</p>"
+                    f"<p>Point the provider (or curl) at <b>{self.url}</b>, e.g.<br>"
+                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>'
+                )
+            elif self.filter_bar.last_valid.is_empty:
+                self.empty_label.setText(
+                    "<p style='font-size:13pt'>View cleared</p>"
+                    "<p>New requests will appear here; the session still holds the others.</p>"
+                )
+            else:
+                self.empty_label.setText(
+                    "<p style='font-size:13pt'>No request matches the filter</p>"
+                    "<p>Esc clears it.</p>"
+                )
+            self._place_empty_label()
+        self.empty_label.setVisible(empty)
+        self._update_stats()
+
+    def _place_empty_label(self) -> None:
+        self.empty_label.setGeometry(self.table.viewport().rect().adjusted(24, 24, -24, -24))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._place_empty_label()
+        return super().eventFilter(watched, event)
+
+    # -- filter and selection ------------------------------------------------------------
+
+    @Slot(object)
+    def _on_filter_changed(self, query: CompiledQuery) -> None:
+        self.model.set_query(query)
+
+    @Slot()
+    def _remember_selection(self) -> None:
+        self._restore_id = self.current_request_id()
+
+    @Slot()
+    def _restore_selection(self) -> None:
+        rid, self._restore_id = self._restore_id, None
+        if rid is None:
+            self._show_detail(None)
+            return
+        row = self.model.row_of(rid)
+        if row is None:
+            self._show_detail(None)
+            return
+        self._select_row(row)
+
+    def current_request_id(self) -> int | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.id_at(index.row())
+
+    @Slot(int)
+    def select_request(self, request_id: int) -> bool:
+        """Select a request by id if it is in the view (used by the detail pane's timeline)."""
+        row = self.model.row_of(request_id)
+        if row is None:
+            self.statusBar().showMessage(
+                f"Request #{request_id} is not in the view (filtered or removed)", 4000
+            )
+            return False
+        self._select_row(row)
+        return True
+
+    def _select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            _Select.ClearAndSelect | _Select.Rows,
+        )
+        self.table.scrollTo(index)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_detail(self.model.id_at(current.row()) if current.isValid() else None)
+
+    def _show_detail(self, request_id: int | None) -> None:
+        show = getattr(self.detail, "show_request", None)
+        if show is not None:
+            show(request_id)
+
+    # -- actions -------------------------------------------------------------------------
+
+    def move_selection(self, step: int) -> None:
+        rows = self.model.rowCount()
+        if rows == 0:
+            return
+        current = self.table.currentIndex()
+        row = current.row() + step if current.isValid() else (0 if step > 0 else rows - 1)
+        self._select_row(max(0, min(rows - 1, row)))
+
+    @Slot()
+    def focus_filter(self) -> None:
+        self.filter_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.edit.selectAll()
+
+    @Slot()
+    def clear_filter(self) -> None:
+        popup = self.filter_bar.edit.completer_popup.popup()
+        if popup.isVisible():
+            popup.hide()
+            return
+        self.filter_bar.clear()
+
+    @Slot()
+    def copy_body(self) -> None:
+        rid = self.current_request_id()
+        if rid is None:
+            self.statusBar().showMessage("Select a request to copy its body", 3000)
+            return
+        req = self.model.request(rid)
+        if req is None:
+            return
+        QGuiApplication.clipboard().setText(req.body.decode("utf-8", "replace"))
+        self.statusBar().showMessage(
+            f"Copied the body of request #{rid} ({len(req.body):,} bytes)", 3000
+        )
+
+    @Slot()
+    def copy_url(self) -> None:
+        QGuiApplication.clipboard().setText(self.url)
+        self.statusBar().showMessage(f"Copied {self.url}", 3000)
+
+    @Slot()
+    def remove_selected(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        if not rows:
+            current = self.table.currentIndex()
+            rows = [current.row()] if current.isValid() else []
+        if not rows:
+            return
+        next_row = rows[0]
+        self.model.hide_rows(rows)
+        if self.model.rowCount():
+            self._select_row(min(next_row, self.model.rowCount() - 1))
+        else:
+            self._show_detail(None)
+
+    @Slot()
+    def clear_view(self) -> None:
+        self.model.clear_view()
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        if self.pause_action.isChecked() != paused:
+            self.pause_action.setChecked(paused)
+            return
+        self._paused = paused
+        self.pause_action.setIcon(icon("play" if paused else "pause"))
+        self.pause_action.setText("Resume" if paused else "Pause")
+        if not paused and self._paused_max_id > self.model.max_id:
+            self.model.catch_up(self._paused_max_id)
+        self._update_stats()
+
+    @Slot(bool)
+    def _on_follow_toggled(self, on: bool) -> None:
+        if on:
+            self._on_rows_arrived(0)
+
+    @Slot(str)
+    def _on_public_url_changed(self, url: str) -> None:
+        self.public_url_label.setText(f"Public: <b>{url}</b>" if url else "")
+        self._public_url_action.setVisible(bool(url))
+
+    @Slot()
+    def show_help(self) -> None:
+        if self._help is None:
+            self._help = HelpDialog(self)
+        self._help.show()
+        self._help.raise_()
+
+    # -- closing -------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Detach from the store and stop helpers; safe to call twice."""
+        self.bridge.detach()
+        self._rate_timer.stop()
+        if self.tunnel is not None and hasattr(self.tunnel, "shutdown"):
+            self.tunnel.shutdown()
+        close = getattr(self.detail, "close_store", None)
+        if close is not None:
+            close()
+        self.model.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)

@@ -1,0 +1,410 @@
+"""The live request table: row ids and a bounded cache, never the requests themselves.
+
+Which requests match and in what order is asked of SQLite one page at a time
+(:mod:`inspector.core.query`), so the model's memory does not grow with the
+session and a filter keystroke is one ``count`` and one page query.  Every query
+is bounded by ``_max_id``, the newest id the model has been told about, so the
+rows the view sees and the rows SQLite counts always agree even while the writer
+thread commits more.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from inspector.core.catalogue import PRODUCT_LABELS
+from inspector.core.query import (
+    MATCH_ALL,
+    CompiledQuery,
+    count_matching,
+    fetch_ids,
+    fetch_summaries,
+    position_of,
+    register_functions,
+)
+from inspector.core.store import RowSummary, SessionStore, StoredRequest, get_request
+from inspector.gui.status_style import pill_text
+
+PAGE_SIZE = 256
+MAX_PAGES = 32
+MAX_SUMMARIES = 4096
+#: A table sorted by something other than arrival re-sorts at most this often as rows arrive.
+RESORT_INTERVAL_MS = 1000
+
+ROLE_SUMMARY = Qt.ItemDataRole.UserRole + 1
+ROLE_ID = Qt.ItemDataRole.UserRole + 2
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    sort_column: str
+    width: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("time", "Time", "id", 96),
+    Column("method", "Method", "method", 64),
+    Column("path", "Path", "path", 120),
+    Column("event", "Event", "event", 210),
+    Column("product", "Product", "product", 80),
+    Column("status", "Status", "status", 170),
+    Column("from", "From", "from_addr", 130),
+    Column("to", "To", "to_addr", 130),
+    Column("message_id", "Message ID", "message_id", 180),
+    Column("size", "Size", "body_size", 70),
+    Column("warning", "\u26a0", "warning_count", 34),
+)
+COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
+_ARRIVAL = ("id", "seq", "received_us")
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _time_text(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000).strftime("%H:%M:%S.%f")[:-3]
+
+
+def display_text(s: RowSummary, key: str) -> str:
+    if key == "time":
+        return _time_text(s.received_us)
+    if key == "method":
+        return s.method
+    if key == "path":
+        return s.path + (f"?{s.query}" if s.query else "")
+    if key == "event":
+        return s.event or "\u2014"
+    if key == "product":
+        return PRODUCT_LABELS.get(s.product, s.product)
+    if key == "status":
+        return status_text(s)
+    if key == "from":
+        return s.from_addr
+    if key == "to":
+        return s.to_addr
+    if key == "message_id":
+        return s.message_id
+    if key == "size":
+        return human_size(s.body_size)
+    if key == "warning":
+        return "\u26a0" if s.warning_count or s.response_status >= 400 else ""
+    raise KeyError(key)
+
+
+def status_text(s: RowSummary) -> str:
+    """The provider's status text, or the class when the event carries none (inbound, opt-out)."""
+    return pill_text(s.status, s.status_class)
+
+
+class EventTableModel(QAbstractTableModel):
+    """One row per request that matches the filter, in the chosen order."""
+
+    #: Emitted after a batch of arrivals was inserted, with the number of rows inserted.
+    rows_arrived = Signal(int)
+
+    def __init__(self, store: SessionStore, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._conn: sqlite3.Connection = store.open_reader()
+        register_functions(self._conn)
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS hidden (id INTEGER PRIMARY KEY)")
+        self._user_query: CompiledQuery = MATCH_ALL
+        self._query: CompiledQuery = MATCH_ALL
+        self._floor_id = 0
+        self._hidden_count = 0
+        self._sort_column = "id"
+        self._descending = False
+        self._pages: OrderedDict[int, list[int]] = OrderedDict()
+        self._summaries: OrderedDict[int, RowSummary] = OrderedDict()
+        row = self._conn.execute("SELECT max(id) FROM requests").fetchone()
+        self._max_id: int = row[0] or 0
+        self._count = count_matching(self._conn, self._query, self._max_id)
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.setInterval(RESORT_INTERVAL_MS)
+        self._resort_timer.timeout.connect(self.refresh)
+
+    def close(self) -> None:
+        self._resort_timer.stop()
+        self._conn.close()
+
+    # -- Qt model API ------------------------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section].title
+        if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].key == "warning":
+            return "Warnings (decoding problems, refused or incomplete bodies)"
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= self._count or index.column() >= len(COLUMNS):
+            return None
+        key = COLUMNS[index.column()].key
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if key in ("size", "warning"):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.ToolTipRole,
+            ROLE_SUMMARY,
+            ROLE_ID,
+        ):
+            return None
+        summary = self.summary_at(index.row())
+        if summary is None:
+            return None
+        if role == ROLE_SUMMARY:
+            return summary
+        if role == ROLE_ID:
+            return summary.id
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(summary, key)
+        return display_text(summary, key)
+
+    def _tooltip(self, s: RowSummary, key: str) -> str | None:
+        if key == "warning":
+            if not (s.warning_count or s.response_status >= 400):
+                return None
+            parts = []
+            if s.warning_count:
+                parts.append(f"{s.warning_count} warning{'s' if s.warning_count > 1 else ''}")
+            if s.response_status >= 400:
+                parts.append(f"answered {s.response_status}")
+            return "; ".join(parts) + " (see the detail pane)"
+        if key == "status":
+            return f"{status_text(s)} ({s.status_class.replace('_', '-')})"
+        if key == "event" and s.summary:
+            return s.summary
+        text = display_text(s, key)
+        return text or None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        sort_column = COLUMNS[column].sort_column
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (sort_column, descending) == (self._sort_column, self._descending):
+            return
+        self._sort_column = sort_column
+        self._descending = descending
+        self.refresh()
+
+    # -- what the window uses -------------------------------------------------------------
+
+    @property
+    def sort_key(self) -> tuple[str, bool]:
+        return self._sort_column, self._descending
+
+    @property
+    def arrival_order(self) -> bool:
+        return self._sort_column in _ARRIVAL
+
+    @property
+    def max_id(self) -> int:
+        return self._max_id
+
+    @property
+    def query(self) -> CompiledQuery:
+        return self._user_query
+
+    def set_query(self, query: CompiledQuery) -> None:
+        """Show only the requests matching ``query`` (one count and one page query)."""
+        self._user_query = query
+        self._rebuild_query()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recount and drop cached pages (summaries stay: a request never changes)."""
+        self._resort_timer.stop()
+        self.beginResetModel()
+        self._pages.clear()
+        self._count = count_matching(self._conn, self._query, self._max_id)
+        self.endResetModel()
+
+    def id_at(self, row: int) -> int | None:
+        if not 0 <= row < self._count:
+            return None
+        page_no, offset = divmod(row, PAGE_SIZE)
+        page = self._page(page_no)
+        return page[offset] if offset < len(page) else None
+
+    def summary_at(self, row: int) -> RowSummary | None:
+        rid = self.id_at(row)
+        if rid is None:
+            return None
+        found = self._summaries.get(rid)
+        if found is not None:
+            self._summaries.move_to_end(rid)
+            return found
+        page = self._pages.get(row // PAGE_SIZE, [rid])
+        missing = [i for i in page if i not in self._summaries]
+        for s in fetch_summaries(self._conn, missing).values():
+            self._remember(s)
+        return self._summaries.get(rid)
+
+    def row_of(self, request_id: int) -> int | None:
+        """Row where ``request_id`` is shown now, or ``None`` if it is filtered out."""
+        return position_of(
+            self._conn,
+            self._query,
+            request_id,
+            sort_column=self._sort_column,
+            descending=self._descending,
+            max_id=self._max_id,
+        )
+
+    def append_rows(self, rows: list[RowSummary]) -> int:
+        """New requests were committed: cache their summaries and insert those that match."""
+        for r in rows:
+            self._remember(r)
+        if not rows:
+            return 0
+        return self.catch_up(max(r.id for r in rows), rows)
+
+    def catch_up(self, new_max: int, rows: list[RowSummary] | None = None) -> int:
+        """Account for every request up to ``new_max``: one insert at the end (or top).
+
+        Returns how many rows were inserted.  Under a sort other than arrival the new
+        rows belong all over the table, so a re-sort is scheduled instead.
+        """
+        old_max = self._max_id
+        if new_max <= old_max:
+            return 0
+        if rows is not None and self._query.is_empty:
+            n = sum(1 for r in rows if old_max < r.id <= new_max)
+        else:
+            n = count_matching(self._conn, self._query, new_max, min_id=old_max)
+        if not self.arrival_order:
+            self._max_id = new_max
+            if n and not self._resort_timer.isActive():
+                self._resort_timer.start()
+            return 0
+        if n == 0:
+            self._max_id = new_max
+            return 0
+        first = 0 if self._descending else self._count
+        self.beginInsertRows(QModelIndex(), first, first + n - 1)
+        self._max_id = new_max
+        self._count += n
+        if self._descending:
+            self._pages.clear()
+        else:
+            self._pages.pop(first // PAGE_SIZE, None)
+        self.endInsertRows()
+        self.rows_arrived.emit(n)
+        return n
+
+    def request(self, request_id: int) -> StoredRequest | None:
+        """The full stored request (body included), read on this model's connection."""
+        return get_request(self._conn, request_id)
+
+    def hide_rows(self, rows: list[int]) -> None:
+        """Remove rows from the view (the session keeps them)."""
+        ids = [rid for rid in (self.id_at(r) for r in rows) if rid is not None]
+        if not ids:
+            return
+        self._conn.executemany("INSERT OR IGNORE INTO hidden(id) VALUES (?)", [(i,) for i in ids])
+        self._hidden_count += len(ids)
+        self._rebuild_query()
+        for start, end in _ranges_descending(rows):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            self._count -= end - start + 1
+            self._pages.clear()
+            self.endRemoveRows()
+
+    def clear_view(self) -> None:
+        """Hide everything received so far; new requests keep appearing."""
+        self._floor_id = self._max_id
+        self._rebuild_query()
+        self.refresh()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _rebuild_query(self) -> None:
+        """The user's filter plus what the user removed from the view."""
+        user = self._user_query
+        extra: list[str] = []
+        params: list[object] = []
+        if self._floor_id:
+            extra.append("id > ?")
+            params.append(self._floor_id)
+        if self._hidden_count:
+            extra.append("id NOT IN (SELECT id FROM temp.hidden)")
+        if not extra:
+            self._query = user
+            return
+        where = " AND ".join([*extra, f"({user.where})"])
+        self._query = CompiledQuery(user.text, where, (*params, *user.params), user.uses_regexp)
+
+    def _page(self, page_no: int) -> list[int]:
+        page = self._pages.get(page_no)
+        if page is not None:
+            self._pages.move_to_end(page_no)
+            return page
+        page = fetch_ids(
+            self._conn,
+            self._query,
+            sort_column=self._sort_column,
+            descending=self._descending,
+            offset=page_no * PAGE_SIZE,
+            limit=PAGE_SIZE,
+            max_id=self._max_id,
+        )
+        self._pages[page_no] = page
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        return page
+
+    def _remember(self, s: RowSummary) -> None:
+        self._summaries[s.id] = s
+        self._summaries.move_to_end(s.id)
+        while len(self._summaries) > MAX_SUMMARIES:
+            self._summaries.popitem(last=False)
+
+    def cache_sizes(self) -> tuple[int, int]:
+        """(cached pages, cached summaries): bounded whatever the session size."""
+        return len(self._pages), len(self._summaries)
+
+
+def _ranges_descending(rows: list[int]) -> list[tuple[int, int]]:
+    """Contiguous ``(start, end)`` runs, last first, so earlier removals do not shift later ones."""
+    out: list[tuple[int, int]] = []
+    for r in sorted(set(rows)):
+        if out and r == out[-1][1] + 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out[::-1]
