@@ -20,9 +20,9 @@ from inspector.core.listener import (
     DEFAULT_MAX_BODY,
     CaptureListener,
     ClientAddressFn,
-    GroupCommitter,
 )
 from inspector.core.store import SessionStore
+from inspector.core.writer import ProcessCommitter, WriterError
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ class CaptureEngine:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._runner: web.ServerRunner | None = None
-        self._committer: GroupCommitter | None = None
+        self._committer: ProcessCommitter | None = None
         self.listener: CaptureListener | None = None
 
     @property
@@ -143,7 +143,10 @@ class CaptureEngine:
 
     async def _startup(self) -> None:
         loop = asyncio.get_running_loop()
-        self._committer = GroupCommitter(self.store, loop)
+        try:
+            self._committer = await loop.run_in_executor(None, ProcessCommitter, self.store, loop)
+        except WriterError as exc:
+            raise ListenError(f"cannot record into {self.store.path}: {exc}") from exc
         self.listener = CaptureListener(
             self.store,
             self._committer,

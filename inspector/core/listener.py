@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiohttp import web
 
-from inspector.core.decoder import DecodedEvent, EventDecoder
 from inspector.core.record import CapturedRequest
 from inspector.core.store import SessionStore
 
-log = logging.getLogger(__name__)
-
 DEFAULT_MAX_BODY = 25 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0
-#: Requests committed together at most; more wait for the next transaction.
-MAX_BATCH = 1024
 
 ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
 
@@ -44,85 +37,10 @@ def _human(n: int) -> str:
     return f"{n} bytes"
 
 
-class GroupCommitter:
-    """Writer thread: decodes and commits whatever arrived together in one transaction.
+class Committer(Protocol):
+    """Takes a captured request; the future resolves to its row id once committed."""
 
-    Each handler waits on its own future, resolved on the loop once its batch is
-    committed; so many requests share one commit and none is answered before it.
-    """
-
-    def __init__(
-        self,
-        store: SessionStore,
-        loop: asyncio.AbstractEventLoop,
-        decoder: EventDecoder | None = None,
-    ) -> None:
-        self._store = store
-        self._loop = loop
-        self._decoder = decoder or EventDecoder()
-        self._queue: queue.SimpleQueue[tuple[CapturedRequest, asyncio.Future[int]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, request: CapturedRequest) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = self._loop.create_future()
-        self._queue.put((request, fut))
-        return fut
-
-    def stop(self) -> None:
-        """Commit everything still queued, then end the thread."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                batch.append(nxt)
-            self._commit(batch)
-
-    def _commit(self, batch: list[tuple[CapturedRequest, asyncio.Future[int]]]) -> None:
-        decoded: list[tuple[CapturedRequest, DecodedEvent]] = []
-        for req, _ in batch:
-            dec = self._decoder.decode(req.method, req.path, req.query, req.headers, req.body)
-            decoded.append((req, dec))
-        futures = [fut for _, fut in batch]
-        try:
-            summaries = self._store.append(decoded)
-        except Exception as exc:  # noqa: BLE001 - reported to every waiting handler
-            log.error("could not commit %d request(s): %s", len(batch), exc)
-            self._loop.call_soon_threadsafe(_fail_all, futures, exc)
-            return
-        ids = [s.id for s in summaries]
-        try:
-            self._loop.call_soon_threadsafe(_resolve_all, futures, ids)
-        except RuntimeError:
-            pass  # loop already closed: nobody is waiting any more
-
-
-def _resolve_all(futures: list[asyncio.Future[int]], ids: list[int]) -> None:
-    for fut, rid in zip(futures, ids, strict=True):
-        if not fut.done():
-            fut.set_result(rid)
-
-
-def _fail_all(futures: list[asyncio.Future[int]], exc: BaseException) -> None:
-    for fut in futures:
-        if not fut.done():
-            fut.set_exception(exc)
+    def submit(self, request: CapturedRequest) -> asyncio.Future[int]: ...
 
 
 class CaptureListener:
@@ -131,7 +49,7 @@ class CaptureListener:
     def __init__(
         self,
         store: SessionStore,
-        committer: GroupCommitter,
+        committer: Committer,
         *,
         max_body: int = DEFAULT_MAX_BODY,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import platformdirs
 
@@ -38,16 +38,6 @@ CREATE TABLE requests (
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     query TEXT NOT NULL,
-    http_version TEXT NOT NULL,
-    remote TEXT NOT NULL,
-    headers TEXT NOT NULL,
-    body BLOB NOT NULL,
-    body_size INTEGER NOT NULL,
-    declared_size INTEGER,
-    content_type TEXT NOT NULL,
-    response_status INTEGER NOT NULL,
-    response_headers TEXT NOT NULL,
-    response_body BLOB NOT NULL,
     event TEXT NOT NULL,
     product TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -56,21 +46,34 @@ CREATE TABLE requests (
     from_addr TEXT NOT NULL,
     to_addr TEXT NOT NULL,
     summary TEXT NOT NULL,
-    warnings TEXT NOT NULL,
+    body_size INTEGER NOT NULL,
     warning_count INTEGER NOT NULL,
-    via_tunnel INTEGER NOT NULL DEFAULT 0,
-    client_addr TEXT NOT NULL DEFAULT ''
+    response_status INTEGER NOT NULL,
+    via_tunnel INTEGER NOT NULL,
+    client_addr TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    http_version TEXT NOT NULL,
+    declared_size INTEGER,
+    content_type TEXT NOT NULL,
+    warnings TEXT NOT NULL
 );
+-- Bytes live apart from the decoded columns so that scanning a million rows to
+-- filter them reads a couple of hundred bytes per row, not every body.
+CREATE TABLE request_data (
+    id INTEGER PRIMARY KEY REFERENCES requests(id),
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    response_headers TEXT NOT NULL,
+    response_body BLOB NOT NULL
+);
+-- Few indexes on purpose: each one costs every captured request a B-tree insert.
 CREATE INDEX requests_event ON requests(event);
-CREATE INDEX requests_product ON requests(product);
 CREATE INDEX requests_status_class ON requests(status_class);
-CREATE INDEX requests_status ON requests(status COLLATE NOCASE);
 CREATE INDEX requests_message_id ON requests(message_id);
-CREATE INDEX requests_from ON requests(from_addr);
-CREATE INDEX requests_to ON requests(to_addr);
 CREATE VIRTUAL TABLE requests_fts USING fts5(
     body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
 );
+INSERT INTO meta(key, value) VALUES ('fts_upto', '0');
 """
 
 #: Columns of a row summary: what a table row or a CLI line needs, without the body.
@@ -97,38 +100,13 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "remote",
 )
 
-_INSERT_COLUMNS: tuple[str, ...] = (
-    "seq",
-    "received_us",
-    "method",
-    "path",
-    "query",
-    "http_version",
-    "remote",
-    "headers",
-    "body",
-    "body_size",
-    "declared_size",
-    "content_type",
-    "response_status",
-    "response_headers",
-    "response_body",
-    "event",
-    "product",
-    "status",
-    "status_class",
-    "message_id",
-    "from_addr",
-    "to_addr",
-    "summary",
-    "warnings",
-    "warning_count",
-    "via_tunnel",
-    "client_addr",
+_INSERT_REQUEST = (
+    f"INSERT INTO requests ({', '.join(SUMMARY_COLUMNS)}, http_version, declared_size, "
+    f"content_type, warnings) VALUES ({', '.join('?' for _ in range(len(SUMMARY_COLUMNS) + 4))})"
 )
-_INSERT_SQL = (
-    f"INSERT INTO requests ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+_INSERT_DATA = (
+    "INSERT INTO request_data (id, headers, body, response_headers, response_body) "
+    "VALUES (?, ?, ?, ?, ?)"
 )
 
 
@@ -136,8 +114,9 @@ class SessionError(Exception):
     """A session file that cannot be opened or written; the message is for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class RowSummary:
+class RowSummary(NamedTuple):
+    """What a table row or a CLI line needs, without the bytes (a tuple: cheap to build and send)."""
+
     id: int
     seq: int
     received_us: int
@@ -161,7 +140,7 @@ class RowSummary:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> RowSummary:
-        return cls(*row[:-3], bool(row[-3]), row[-2], row[-1])
+        return cls(*row[:17], bool(row[17]), row[18], row[19])
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +200,115 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
+
+
+def commit_batch(
+    conn: sqlite3.Connection, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]
+) -> tuple[list[RowSummary], list[tuple[int, str]]]:
+    """Insert decoded requests in one committed transaction.
+
+    Returns their summaries and the body texts still to be full-text indexed;
+    indexing is left to :func:`index_texts` so it stays out of the path that
+    acknowledges requests.
+    """
+    summaries: list[RowSummary] = []
+    request_rows: list[tuple[Any, ...]] = []
+    data_rows: list[tuple[Any, ...]] = []
+    texts: list[tuple[int, str]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rid = int(conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0])
+        for req, dec in batch:
+            rid += 1
+            warnings = req.capture_warnings + dec.warnings if req.capture_warnings else dec.warnings
+            summary = RowSummary(
+                rid,
+                req.seq,
+                req.received_us,
+                req.method,
+                req.path,
+                req.query,
+                dec.event,
+                dec.product,
+                dec.status,
+                dec.status_class,
+                dec.message_id,
+                dec.from_,
+                dec.to,
+                dec.summary,
+                len(req.body),
+                len(warnings),
+                req.response_status,
+                req.via_tunnel,
+                req.client_addr,
+                req.remote,
+            )
+            summaries.append(summary)
+            request_rows.append(
+                (
+                    *summary[:17],
+                    int(req.via_tunnel),
+                    req.client_addr,
+                    req.remote,
+                    req.http_version,
+                    req.declared_size,
+                    req.content_type,
+                    json.dumps(warnings, ensure_ascii=False) if warnings else "[]",
+                )
+            )
+            data_rows.append(
+                (
+                    rid,
+                    json.dumps(req.headers, ensure_ascii=False),
+                    req.body,
+                    json.dumps(req.response_headers, ensure_ascii=False),
+                    req.response_body,
+                )
+            )
+            text = _fts_text(req.body, req.content_type)
+            if text is not None:
+                texts.append((rid, text))
+        conn.executemany(_INSERT_REQUEST, request_rows)
+        conn.executemany(_INSERT_DATA, data_rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return summaries, texts
+
+
+def index_texts(conn: sqlite3.Connection, texts: Sequence[tuple[int, str]], upto: int = 0) -> None:
+    """Add body texts to the full-text index and remember how far it reaches."""
+    last = max([upto, *(rid for rid, _ in texts)])
+    if not last:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if texts:
+            conn.executemany("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", texts)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'fts_upto'", (str(last),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def catch_up_index(conn: sqlite3.Connection, chunk: int = 2000) -> int:
+    """Index rows committed but not yet indexed when the process was killed."""
+    done = int(conn.execute("SELECT value FROM meta WHERE key = 'fts_upto'").fetchone()[0])
+    total = 0
+    while True:
+        rows = conn.execute(
+            "SELECT r.id, r.content_type, d.body FROM requests r JOIN request_data d ON d.id = r.id "
+            "WHERE r.id > ? ORDER BY r.id LIMIT ?",
+            (done, chunk),
+        ).fetchall()
+        if not rows:
+            return total
+        texts = [(rid, t) for rid, ct, body in rows if (t := _fts_text(bytes(body), ct)) is not None]
+        index_texts(conn, texts, upto=rows[-1][0])
+        done = rows[-1][0]
+        total += len(rows)
 
 
 class SessionStore:
@@ -291,7 +379,7 @@ class SessionStore:
             )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("SELECT count(*) FROM requests").fetchone()
+        catch_up_index(conn)
 
     def _query_next_seq(self) -> int:
         row = self._conn.execute("SELECT max(seq) FROM requests").fetchone()
@@ -315,91 +403,23 @@ class SessionStore:
                 self._listeners.remove(listener)
 
     def append(self, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]) -> list[RowSummary]:
-        """Insert a batch in one transaction; return its summaries once committed."""
-        rows: list[tuple[Any, ...]] = []
-        for req, dec in batch:
-            warnings = [*req.capture_warnings, *dec.warnings]
-            rows.append(
-                (
-                    req.seq,
-                    req.received_us,
-                    req.method,
-                    req.path,
-                    req.query,
-                    req.http_version,
-                    req.remote,
-                    json.dumps(req.headers, ensure_ascii=False),
-                    req.body,
-                    len(req.body),
-                    req.declared_size,
-                    req.content_type,
-                    req.response_status,
-                    json.dumps(req.response_headers, ensure_ascii=False),
-                    req.response_body,
-                    dec.event,
-                    dec.product,
-                    dec.status,
-                    dec.status_class,
-                    dec.message_id,
-                    dec.from_,
-                    dec.to,
-                    dec.summary,
-                    json.dumps(warnings, ensure_ascii=False),
-                    len(warnings),
-                    int(req.via_tunnel),
-                    req.client_addr,
-                )
-            )
-        summaries: list[RowSummary] = []
+        """Insert a batch in one transaction, index its text, tell the listeners.
+
+        The capture engine writes through its writer process instead; this is the
+        in-process path for tools and tests that fill a session directly.
+        """
         with self._write_lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                fts_rows = []
-                for (req, dec), row in zip(batch, rows, strict=True):
-                    cur = conn.execute(_INSERT_SQL, row)
-                    rid = cur.lastrowid
-                    assert rid is not None
-                    text = _fts_text(req.body, req.content_type)
-                    if text is not None:
-                        fts_rows.append((rid, text))
-                    summaries.append(
-                        RowSummary(
-                            rid,
-                            req.seq,
-                            req.received_us,
-                            req.method,
-                            req.path,
-                            req.query,
-                            dec.event,
-                            dec.product,
-                            dec.status,
-                            dec.status_class,
-                            dec.message_id,
-                            dec.from_,
-                            dec.to,
-                            dec.summary,
-                            len(req.body),
-                            row[24],
-                            req.response_status,
-                            req.via_tunnel,
-                            req.client_addr,
-                            req.remote,
-                        )
-                    )
-                if fts_rows:
-                    conn.executemany(
-                        "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", fts_rows
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            summaries, texts = commit_batch(self._conn, batch)
+            index_texts(self._conn, texts)
+        self.notify(summaries)
+        return summaries
+
+    def notify(self, summaries: list[RowSummary]) -> None:
+        """Tell every append listener about rows that are committed."""
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(summaries)
-        return summaries
 
     # -- reading -----------------------------------------------------------------
 
@@ -424,41 +444,35 @@ class SessionStore:
             self._conn.close()
 
 
-_FULL_COLUMNS = (
-    *SUMMARY_COLUMNS,
-    "http_version",
-    "headers",
-    "body",
-    "declared_size",
-    "content_type",
-    "response_headers",
-    "response_body",
-    "warnings",
+_DATA_COLUMNS = ("headers", "body", "response_headers", "response_body")
+_SELECT_FULL = (
+    f"SELECT {', '.join('r.' + c for c in SUMMARY_COLUMNS)}, r.http_version, r.declared_size, "
+    f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)} "
+    "FROM requests r LEFT JOIN request_data d ON d.id = r.id"
 )
-_SELECT_FULL = f"SELECT {', '.join(_FULL_COLUMNS)} FROM requests"
 _N_SUMMARY = len(SUMMARY_COLUMNS)
 
 
 def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
     summary = RowSummary.from_row(row[:_N_SUMMARY])
-    (http_version, headers, body, declared, ctype, resp_headers, resp_body, warnings) = row[
+    (http_version, declared, ctype, warnings, headers, body, resp_headers, resp_body) = row[
         _N_SUMMARY:
     ]
     return StoredRequest(
         summary=summary,
         http_version=http_version,
-        headers=[(k, v) for k, v in json.loads(headers)],
-        body=bytes(body),
+        headers=[(k, v) for k, v in json.loads(headers or "[]")],
+        body=bytes(body or b""),
         declared_size=declared,
         content_type=ctype,
-        response_headers=[(k, v) for k, v in json.loads(resp_headers)],
-        response_body=bytes(resp_body),
+        response_headers=[(k, v) for k, v in json.loads(resp_headers or "[]")],
+        response_body=bytes(resp_body or b""),
         warnings=list(json.loads(warnings)),
     )
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> StoredRequest | None:
-    row = conn.execute(f"{_SELECT_FULL} WHERE id = ?", (request_id,)).fetchone()
+    row = conn.execute(f"{_SELECT_FULL} WHERE r.id = ?", (request_id,)).fetchone()
     return _stored_from_row(row) if row else None
 
 
@@ -467,7 +481,7 @@ def iter_requests(conn: sqlite3.Connection, batch: int = 256) -> Iterator[Stored
     last = -1
     while True:
         rows = conn.execute(
-            f"{_SELECT_FULL} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            f"{_SELECT_FULL} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
         ).fetchall()
         if not rows:
             return
