@@ -181,6 +181,9 @@ class EventCard(QScrollArea):
             item = self.times_grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                # Hide now: deleteLater waits for the event loop, and until then the old
+                # labels would still paint over the new ones.
+                widget.hide()
                 widget.deleteLater()
         stamps = extract_timestamps(parsed) if parsed is not None else []
         self.times_heading.setVisible(bool(stamps))
