@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -514,3 +515,15 @@ def test_shortcuts_are_listed_for_the_help_dialog() -> None:
     for expected in ("Ctrl+F", "Ctrl+E", "Ctrl+Shift+E", "Ctrl+Shift+C"):
         assert expected in keys
     assert all(isinstance(text, str) and text for _, text in SHORTCUTS)
+
+
+def test_reader_is_closed_when_the_pane_is_destroyed(qtbot: Any, store: SessionStore) -> None:
+    pane = DetailPane()
+    pane.set_store(store)
+    reader = pane._reader
+    conn = reader.conn
+    assert conn is not None
+    pane.deleteLater()
+    qtbot.waitUntil(lambda: reader.conn is None)
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")

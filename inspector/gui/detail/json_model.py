@@ -228,7 +228,7 @@ class JsonTreeModel(QAbstractItemModel):
     def fetchMore(self, parent: AnyIndex) -> None:
         if self.canFetchMore(parent):
             node = self.node(parent)
-            self._load(node, QModelIndex(parent), len(node.children) + CHUNK)
+            self._load(node, self.index_of(node), len(node.children) + CHUNK)
 
     def _load(self, node: JsonNode, parent: QModelIndex, upto: int) -> None:
         start = len(node.children)
