@@ -387,7 +387,10 @@ class _Parser:
             return Not(self.parse_unary())
         if tok.kind == "(":
             self.take()
-            if (nxt := self.peek()) is not None and nxt.kind == ")":
+            nxt = self.peek()
+            if nxt is None:
+                raise QueryError("'(' is never closed", tok.pos)
+            if nxt.kind == ")":
                 raise QueryError("empty parentheses", tok.pos)
             node = self.parse_or()
             close = self.peek()

@@ -597,6 +597,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Detach from the store and stop helpers; safe to call twice."""
         self.bridge.detach()
+        self.filter_bar.blockSignals(True)
         self._rate_timer.stop()
         if self.tunnel is not None and hasattr(self.tunnel, "shutdown"):
             self.tunnel.shutdown()

@@ -144,9 +144,12 @@ class EventTableModel(QAbstractTableModel):
         self._resort_timer.setSingleShot(True)
         self._resort_timer.setInterval(RESORT_INTERVAL_MS)
         self._resort_timer.timeout.connect(self.refresh)
+        self._closed = False
 
     def close(self) -> None:
+        """Release the reader; the model shows nothing more afterwards."""
         self._resort_timer.stop()
+        self._closed = True
         self._conn.close()
 
     # -- Qt model API ------------------------------------------------------------------
@@ -249,6 +252,8 @@ class EventTableModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Recount and drop cached pages (summaries stay: a request never changes)."""
         self._resort_timer.stop()
+        if self._closed:
+            return
         self.beginResetModel()
         self._pages.clear()
         self._count = count_matching(self._conn, self._query, self._max_id)
@@ -288,10 +293,10 @@ class EventTableModel(QAbstractTableModel):
 
     def append_rows(self, rows: list[RowSummary]) -> int:
         """New requests were committed: cache their summaries and insert those that match."""
+        if self._closed or not rows:
+            return 0
         for r in rows:
             self._remember(r)
-        if not rows:
-            return 0
         return self.catch_up(max(r.id for r in rows), rows)
 
     def catch_up(self, new_max: int, rows: list[RowSummary] | None = None) -> int:

@@ -246,6 +246,7 @@ def test_a_quoted_keyword_is_a_word() -> None:
         ("a OR", 2, "OR needs a term"),
         ("OR a", 0, "OR needs a term"),
         ("(a", 0, "never closed"),
+        ("a (", 2, "never closed"),
         ("a)", 1, "unexpected ')'"),
         ("()", 0, "empty parentheses"),
         ('"abc', 0, "unterminated quote"),
