@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import sys
 import tempfile
@@ -124,20 +125,35 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 class LinePrinter:
-    """Prints one line per committed request; called from the writer thread."""
+    """Prints one line per committed request, on a thread of its own.
+
+    Listeners are called on the engine loop; a slow terminal must never hold it up.
+    """
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
-        self._broken = False
+        self._queue: queue.SimpleQueue[list[RowSummary] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="line-printer", daemon=True)
+        self._thread.start()
 
     def __call__(self, rows: list[RowSummary]) -> None:
-        if self._broken:
-            return
-        try:
-            self._out.write("".join(format_line(r) + "\n" for r in rows))
-            self._out.flush()
-        except (BrokenPipeError, ValueError):
-            self._broken = True
+        self._queue.put(rows)
+
+    def close(self) -> None:
+        """Print what is still queued, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        broken = False
+        while (rows := self._queue.get()) is not None:
+            if broken:
+                continue
+            try:
+                self._out.write("".join(format_line(r) + "\n" for r in rows))
+                self._out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                broken = True
 
 
 def format_line(r: RowSummary) -> str:
@@ -168,13 +184,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
     session = args.session or default_session_path()
     store = SessionStore(session)
     engine = CaptureEngine(store, host=args.host, port=args.port, max_body=args.max_body)
-    printer = LinePrinter(sys.stdout)
     try:
         engine.start()
     except ListenError:
         store.close()
         raise
     print(f"Listening on {engine.url}", flush=True)
+    printer = LinePrinter(sys.stdout)
     print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     store.add_append_listener(printer)
     stop = threading.Event()
@@ -190,6 +206,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
         engine.stop()
+        printer.close()
         count = store.count()
         store.close()
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)

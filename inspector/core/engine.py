@@ -142,11 +142,12 @@ class CaptureEngine:
             self._loop = None
 
     async def _startup(self) -> None:
-        loop = asyncio.get_running_loop()
+        committer = ProcessCommitter(self.store)
         try:
-            self._committer = await loop.run_in_executor(None, ProcessCommitter, self.store, loop)
+            await committer.start()
         except WriterError as exc:
             raise ListenError(f"cannot record into {self.store.path}: {exc}") from exc
+        self._committer = committer
         self.listener = CaptureListener(
             self.store,
             self._committer,
@@ -188,11 +189,12 @@ class CaptureEngine:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
+            await self._committer.stop()
+            self._committer = None
 
     async def _shutdown(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
+            await self._committer.stop()
             self._committer = None

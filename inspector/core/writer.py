@@ -4,12 +4,16 @@ Why a process: decoding (pydantic, JSON repair) and the SQLite inserts are CPU
 work.  In the listener's process they share one GIL with the HTTP handling, and
 capture ran at a quarter of a bare aiohttp server's rate.  In a child process they
 run on the other core, and a payload that makes the decoder misbehave can never
-take the window down with it.
+take the listener or the window down with it.
 
-Protocol over one duplex pipe: the parent sends pickled batches of requests (as
-plain tuples); the child answers each commit with the committed row summaries,
-in order, and only then indexes their text.  The parent keeps the waiting
-futures in send order, so an answer for N rows resolves the next N futures.
+The child is a plain ``python -m inspector.core.writer`` (no multiprocessing
+start-method magic, which would re-run the parent's main script).  It talks over
+a socket pair in length-prefixed frames: the parent sends pickled batches of
+requests as plain tuples; the child answers each commit with the committed rows'
+summaries, in order, and only then indexes their text.  The parent keeps the
+waiting futures in send order, so an answer for N rows resolves the next N.
+On the parent side everything runs on the engine's event loop: no extra threads
+competing for the GIL with the HTTP handling.
 """
 
 from __future__ import annotations
@@ -17,30 +21,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import multiprocessing as mp
 import pickle
-import queue
 import signal
+import socket
+import struct
+import subprocess
 import sys
-import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from inspector.core.decoder import EventDecoder
 from inspector.core.record import CapturedRequest
-from inspector.core.store import (
-    RowSummary,
-    SessionStore,
-    _connect,
-    commit_batch,
-    index_texts,
-)
+from inspector.core.store import RowSummary, SessionStore
 
 log = logging.getLogger(__name__)
 
-#: Requests sent to the writer in one message at most.
+#: Requests committed in one transaction at most.
 MAX_BATCH = 1024
+_HEADER = struct.Struct("!I")
 _STOP = b""
 _READY = b"ready"
 _START_TIMEOUT = 30.0
@@ -58,187 +55,250 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _from_wire(t: tuple[Any, ...]) -> CapturedRequest:
-    return CapturedRequest(*t)
+# -- child side ---------------------------------------------------------------------------
 
 
-def _writer_main(path: str, conn: Connection) -> None:
+class _FrameSocket:
+    """Blocking length-prefixed frames, with a non-blocking peek for coalescing batches."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = bytearray()
+
+    def _fill(self, block: bool) -> bool:
+        self._sock.setblocking(block)
+        try:
+            chunk = self._sock.recv(1 << 20)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            raise EOFError
+        self._buf += chunk
+        return True
+
+    def recv(self, block: bool = True) -> bytes | None:
+        while True:
+            if len(self._buf) >= 4:
+                (n,) = _HEADER.unpack_from(self._buf)
+                if len(self._buf) >= 4 + n:
+                    data = bytes(self._buf[4 : 4 + n])
+                    del self._buf[: 4 + n]
+                    return data
+            if not self._fill(block):
+                return None
+
+    def send(self, data: bytes) -> None:
+        self._sock.setblocking(True)
+        self._sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _writer_main(path: str, fd: int) -> int:
     """Child process: open the session, then decode and commit until told to stop."""
     # The parent decides when to stop (Ctrl-C reaches the whole process group).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from inspector.core.decoder import EventDecoder
+    from inspector.core.record import CapturedRequest
+    from inspector.core.store import _connect, commit_batch, index_texts
+
+    chan = _FrameSocket(socket.socket(fileno=fd))
     try:
         db = _connect(Path(path), readonly=False)
         db.execute("PRAGMA synchronous = NORMAL")
     except Exception as exc:  # noqa: BLE001 - reported to the parent
-        conn.send_bytes(pickle.dumps(("fatal", f"cannot open {path}: {exc}")))
-        return
-    conn.send_bytes(_READY)
+        chan.send(pickle.dumps(("fatal", f"cannot open {path}: {exc}")))
+        return 1
+    chan.send(_READY)
     decoder = EventDecoder()
     stopping = False
     while not stopping:
         try:
-            msg = conn.recv_bytes()
+            msg = chan.recv()
         except (EOFError, OSError):
             break  # parent gone (even kill -9): everything acknowledged is committed
-        if msg == _STOP:
+        if msg == _STOP or msg is None:
             break
         wire: list[tuple[Any, ...]] = pickle.loads(msg)
-        while len(wire) < MAX_BATCH and conn.poll(0):
-            more = conn.recv_bytes()
+        while len(wire) < MAX_BATCH:
+            try:
+                more = chan.recv(block=False)
+            except (EOFError, OSError):
+                stopping = True
+                break
+            if more is None:
+                break
             if more == _STOP:
                 stopping = True
                 break
             wire.extend(pickle.loads(more))
-        requests = [_from_wire(t) for t in wire]
+        requests = [CapturedRequest(*t) for t in wire]
         decoded = [
             (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in requests
         ]
         try:
             summaries, texts = commit_batch(db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
-            conn.send_bytes(pickle.dumps(("error", len(wire), str(exc))))
-            continue
-        conn.send_bytes(pickle.dumps(("ok", [tuple(s) for s in summaries])))
+            reply = pickle.dumps(("error", len(wire), str(exc)))
+        else:
+            reply = pickle.dumps(("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL)
         try:
-            index_texts(db, texts)
-        except Exception as exc:  # noqa: BLE001 - rows are safe; the index catches up on reopen
-            print(f"webhook-inspector: full-text indexing failed: {exc}", file=sys.stderr)
+            chan.send(reply)
+        except OSError:
+            break
+        if texts:
+            try:
+                index_texts(db, texts)
+            except Exception as exc:  # noqa: BLE001 - rows are safe; the index catches up on reopen
+                print(f"webhook-inspector: full-text indexing failed: {exc}", file=sys.stderr)
     db.close()
+    return 0
 
 
-def _context() -> mp.context.BaseContext:
-    """forkserver where the platform has it (a clean, fast-to-fork server), else spawn."""
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["inspector.core.writer"])
-        return ctx
-    return mp.get_context("spawn")
+# -- parent side --------------------------------------------------------------------------
 
 
 class ProcessCommitter:
-    """Parent side: hands requests to the writer process, resolves each once committed."""
+    """Hands requests to the writer process and resolves each future once its row is committed.
 
-    def __init__(self, store: SessionStore, loop: asyncio.AbstractEventLoop) -> None:
+    Every method runs on the engine's event loop.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
         self._store = store
-        self._loop = loop
-        ctx = _context()
-        self._conn, child = ctx.Pipe(duplex=True)
-        self._proc = ctx.Process(
-            target=_writer_main, args=(str(store.path), child), name="session-writer", daemon=True
-        )
-        self._proc.start()
-        child.close()
-        if not self._conn.poll(_START_TIMEOUT):
-            self._proc.kill()
-            raise WriterError("session writer did not start in time")
-        first = self._conn.recv_bytes()
-        if first != _READY:
-            self._proc.join(5)
-            raise WriterError(pickle.loads(first)[1])
-        self._queue: queue.SimpleQueue[tuple[CapturedRequest, asyncio.Future[int]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pending: list[tuple[CapturedRequest, asyncio.Future[int]]] = []
         self._inflight: collections.deque[asyncio.Future[int]] = collections.deque()
+        self._flush_scheduled = False
         self._dead: str | None = None
-        self._sender = threading.Thread(target=self._send_loop, name="writer-send", daemon=True)
-        self._receiver = threading.Thread(target=self._recv_loop, name="writer-recv", daemon=True)
-        self._sender.start()
-        self._receiver.start()
+
+    async def start(self) -> None:
+        parent, child = socket.socketpair()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "inspector.core.writer", str(self._store.path),
+                str(child.fileno()),
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError as exc:
+            parent.close()
+            raise WriterError(f"cannot start the session writer: {exc}") from exc
+        finally:
+            child.close()
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        try:
+            first = await asyncio.wait_for(self._read_frame(), _START_TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
+            await self._reap()
+            raise WriterError("the session writer exited at start") from exc
+        if first != _READY:
+            await self._reap()
+            raise WriterError(str(pickle.loads(first)[1]))
+        self._task = asyncio.get_running_loop().create_task(self._recv_loop())
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = self._loop.create_future()
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if self._dead is not None:
             fut.set_exception(WriterError(self._dead))
-        else:
-            self._queue.put((request, fut))
+            return fut
+        self._pending.append((request, fut))
+        if not self._flush_scheduled:
+            # Everything submitted during this turn of the loop goes in one message.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         return fut
 
-    def stop(self) -> None:
-        """Commit everything already handed over, then end the process and threads."""
-        self._queue.put(None)
-        self._sender.join()
-        self._receiver.join()
-        self._proc.join(10)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
-        self._conn.close()
-
-    def _send_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                self._send(_STOP)
-                return
-            batch = [item]
-            stop_after = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop_after = True
-                    break
-                batch.append(nxt)
-            payload = pickle.dumps([_to_wire(r) for r, _ in batch], pickle.HIGHEST_PROTOCOL)
-            self._inflight.extend(f for _, f in batch)
-            if not self._send(payload):
-                return
-            if stop_after:
-                self._send(_STOP)
-                return
-
-    def _send(self, data: bytes) -> bool:
-        try:
-            self._conn.send_bytes(data)
-            return True
-        except (OSError, ValueError) as exc:
-            self._die(f"session writer stopped: {exc}")
-            return False
-
-    def _recv_loop(self) -> None:
-        while True:
+    async def stop(self) -> None:
+        """Commit everything already handed over, then end the writer process."""
+        if self._writer is None:
+            return
+        if self._pending:
+            self._flush()
+        if self._dead is None:
+            self._send(_STOP)
             try:
-                msg = self._conn.recv_bytes()
-            except (EOFError, OSError):
-                break
-            kind, *rest = pickle.loads(msg)
-            if kind == "ok":
-                summaries = [RowSummary._make(t) for t in rest[0]]
-                futs = [self._inflight.popleft() for _ in summaries]
-                self._call(_resolve_all, futs, [s.id for s in summaries])
-                self._store.notify(summaries)
-            else:
-                count, text = rest
-                futs = [self._inflight.popleft() for _ in range(count)]
-                log.error("could not commit %d request(s): %s", count, text)
-                self._call(_fail_all, futs, WriterError(text))
-        self._die("session writer stopped unexpectedly")
+                await self._writer.drain()
+            except ConnectionError:
+                pass
+        if self._task is not None:
+            await self._task
+        await self._reap()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        if self._dead is not None:
+            _fail_all([f for _, f in batch], WriterError(self._dead))
+            return
+        data = pickle.dumps([_to_wire(r) for r, _ in batch], pickle.HIGHEST_PROTOCOL)
+        self._inflight.extend(f for _, f in batch)
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writer.write(_HEADER.pack(len(data)))
+        self._writer.write(data)
+
+    async def _read_frame(self) -> bytes:
+        assert self._reader is not None
+        (n,) = _HEADER.unpack(await self._reader.readexactly(4))
+        return await self._reader.readexactly(n) if n else b""
+
+    async def _recv_loop(self) -> None:
+        try:
+            while True:
+                kind, *rest = pickle.loads(await self._read_frame())
+                if kind == "ok":
+                    summaries = [RowSummary._make(t) for t in rest[0]]
+                    for s in summaries:
+                        fut = self._inflight.popleft()
+                        if not fut.done():
+                            fut.set_result(s.id)
+                    self._store.notify(summaries)
+                else:
+                    count, text = rest
+                    log.error("could not commit %d request(s): %s", count, text)
+                    _fail_all([self._inflight.popleft() for _ in range(count)], WriterError(text))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        if self._inflight or self._pending:
+            self._die("the session writer stopped unexpectedly; requests not recorded")
+        elif self._dead is None:
+            self._dead = "the session writer has stopped"
 
     def _die(self, reason: str) -> None:
-        if self._dead is None:
-            self._dead = reason
-        futs = list(self._inflight)
+        self._dead = reason
+        futs = list(self._inflight) + [f for _, f in self._pending]
         self._inflight.clear()
-        if futs:
-            self._call(_fail_all, futs, WriterError(reason))
+        self._pending.clear()
+        _fail_all(futs, WriterError(reason))
 
-    def _call(self, fn: Any, *args: Any) -> None:
+    async def _reap(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        proc = self._proc
+        if proc is None:
+            return
         try:
-            self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            pass  # loop closed: nobody is waiting any more
-
-
-def _resolve_all(futures: list[asyncio.Future[int]], ids: list[int]) -> None:
-    for fut, rid in zip(futures, ids, strict=True):
-        if not fut.done():
-            fut.set_result(rid)
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def _fail_all(futures: list[asyncio.Future[int]], exc: BaseException) -> None:
     for fut in futures:
         if not fut.done():
             fut.set_exception(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(_writer_main(sys.argv[1], int(sys.argv[2])))
