@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
 
 from inspector.core.store import SessionError
 from inspector.gui import app as gui_app
@@ -339,21 +341,26 @@ def test_reopen_uses_the_last_session(tmp_path) -> None:
     assert gui_app.choose_session(_args()).suffix == ".whsession"
 
 
-def test_run_window_opens_listens_and_remembers_the_session(qapp, tmp_path) -> None:
+def test_run_window_opens_listens_and_remembers_the_session(tmp_path) -> None:
+    """The whole start-up path in a child process (its event loop quits after a moment)."""
     session = tmp_path / "run.whsession"
-    seen: list[MainWindow] = []
-
-    def look_and_quit() -> None:
-        seen.extend(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
-        for w in seen:
-            w.close()
-        QApplication.quit()
-
-    QTimer.singleShot(300, look_and_quit)
-    assert gui_app.run_window(_args(session=session)) == 0
-    assert seen and seen[0].url.startswith("http://127.0.0.1:")
-    assert gui_app.last_session_path() == session
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication(sys.argv[:1])\n"
+        "QTimer.singleShot(800, app.quit)\n"
+        "from inspector.cli import main\n"
+        f"raise SystemExit(main(['--port', '0', '--session', {str(session)!r}]))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
     assert session.exists()
+    assert gui_app.last_session_path() == session
 
 
 def test_run_window_port_in_use_is_one_error_line(qapp, tmp_path, capsys) -> None:
