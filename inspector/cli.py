@@ -182,6 +182,21 @@ def format_line(r: RowSummary) -> str:
 
 def cmd_capture(args: argparse.Namespace) -> int:
     session = args.session or default_session_path()
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    # Installed before the first line is printed: a caller may signal as soon as it reads it.
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run_capture(args, session, stop)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
     store = SessionStore(session)
     engine = CaptureEngine(store, host=args.host, port=args.port, max_body=args.max_body)
     try:
@@ -189,22 +204,14 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except ListenError:
         store.close()
         raise
-    print(f"Listening on {engine.url}", flush=True)
     printer = LinePrinter(sys.stdout)
-    print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     store.add_append_listener(printer)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        print(f"Listening on {engine.url}", flush=True)
+        print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
         engine.stop()
         printer.close()
         count = store.count()

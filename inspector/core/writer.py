@@ -24,9 +24,11 @@ import logging
 import pickle
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ _HEADER = struct.Struct("!I")
 _STOP = b""
 _READY = b"ready"
 _START_TIMEOUT = 30.0
+#: Rows waiting for full-text indexing before it is done even under load.
+_INDEX_BACKLOG = 4096
+_CHECKPOINT_EVERY = 1.0
 
 
 class WriterError(Exception):
@@ -87,9 +92,55 @@ class _FrameSocket:
             if not self._fill(block):
                 return None
 
+    def waiting(self) -> bool:
+        """Whether the parent has sent anything not yet read (never blocks)."""
+        if self._buf:
+            return True
+        try:
+            return self._fill(False)
+        except EOFError:
+            return True  # the EOF itself is news for recv()
+
     def send(self, data: bytes) -> None:
         self._sock.setblocking(True)
         self._sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _index(db: sqlite3.Connection, texts: list[tuple[int, str]]) -> None:
+    from inspector.core.store import index_texts
+
+    try:
+        index_texts(db, texts)
+    except Exception as exc:  # noqa: BLE001 - rows are safe; the index catches up on reopen
+        print(f"webhook-inspector: full-text indexing failed: {exc}", file=sys.stderr)
+
+
+class _Checkpointer:
+    """Copies the WAL into the database every second on its own connection and thread.
+
+    A checkpoint fsyncs; done by the writer itself it would stall acknowledgements.
+    PASSIVE never waits for the writer or readers, so it is safe to run alongside.
+    """
+
+    def __init__(self, path: str) -> None:
+        from inspector.core.store import _connect
+
+        self._conn = _connect(Path(path), readonly=False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_CHECKPOINT_EVERY):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                print(f"webhook-inspector: checkpoint failed: {exc}", file=sys.stderr)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
 
 
 def _writer_main(path: str, fd: int) -> int:
@@ -99,19 +150,28 @@ def _writer_main(path: str, fd: int) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from inspector.core.decoder import EventDecoder
     from inspector.core.record import CapturedRequest
-    from inspector.core.store import _connect, commit_batch, index_texts
+    from inspector.core.store import _connect, commit_batch
 
     chan = _FrameSocket(socket.socket(fileno=fd))
     try:
         db = _connect(Path(path), readonly=False)
         db.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoints (and their fsyncs) run on the checkpointer thread instead.
+        db.execute("PRAGMA wal_autocheckpoint = 0")
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         chan.send(pickle.dumps(("fatal", f"cannot open {path}: {exc}")))
         return 1
     chan.send(_READY)
+    checkpointer = _Checkpointer(path)
     decoder = EventDecoder()
+    texts: list[tuple[int, str]] = []
     stopping = False
     while not stopping:
+        if texts and (len(texts) >= _INDEX_BACKLOG or not chan.waiting()):
+            # Full-text indexing waits for a quiet moment (or a big enough backlog),
+            # so it rarely sits between a request and its acknowledgement.
+            _index(db, texts)
+            texts = []
         try:
             msg = chan.recv()
         except (EOFError, OSError):
@@ -136,20 +196,19 @@ def _writer_main(path: str, fd: int) -> int:
             (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in requests
         ]
         try:
-            summaries, texts = commit_batch(db, decoded)
+            summaries, new_texts = commit_batch(db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
             reply = pickle.dumps(("error", len(wire), str(exc)))
         else:
+            texts.extend(new_texts)
             reply = pickle.dumps(("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL)
         try:
             chan.send(reply)
         except OSError:
             break
-        if texts:
-            try:
-                index_texts(db, texts)
-            except Exception as exc:  # noqa: BLE001 - rows are safe; the index catches up on reopen
-                print(f"webhook-inspector: full-text indexing failed: {exc}", file=sys.stderr)
+    if texts:
+        _index(db, texts)
+    checkpointer.stop()
     db.close()
     return 0
 
