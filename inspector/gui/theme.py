@@ -2,7 +2,7 @@
 
 The window follows the system colour scheme; ``WEBHOOK_INSPECTOR_THEME=light|dark``
 forces one (screenshots, and platforms that do not report a scheme).  Icons are
-monochrome SVGs shipped inside the package (``inspector/gui/icons``) so they load
+monochrome SVGs from ``resources/icons`` (shipped as ``inspector.resources``) so they load
 the same from a checkout and from an installed wheel; they are tinted with the
 palette's text colour and rendered at every device-pixel ratio Qt asks for.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
@@ -105,12 +107,20 @@ def apply_theme(app: QApplication) -> str:
 
 
 @cache
+def _icons_dir() -> Traversable:
+    try:
+        return resources.files("inspector.resources").joinpath("icons")
+    except ModuleNotFoundError:  # a source checkout on sys.path shadows the installed mapping
+        return Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+
+@cache
 def _svg_source(name: str) -> bytes:
-    return resources.files("inspector.gui").joinpath("icons", f"{name}.svg").read_bytes()
+    return _icons_dir().joinpath(f"{name}.svg").read_bytes()
 
 
 def icon_names() -> list[str]:
-    folder = resources.files("inspector.gui").joinpath("icons")
+    folder = _icons_dir()
     return sorted(p.name.removesuffix(".svg") for p in folder.iterdir() if p.name.endswith(".svg"))
 
 
