@@ -668,16 +668,17 @@ class TunnelManager:
                     cancelled = True
                 else:
                     cancelled = False
+                    # Started under the lock so that stop() never sees an unstarted thread;
+                    # its first check comes a full interval later, after ONLINE is out.
                     self._supervisor = threading.Thread(
                         target=self._supervise, name="ngrok-supervisor", daemon=True
                     )
+                    self._supervisor.start()
             if cancelled:
                 self._teardown_agent()
                 self._finish_stopped()
                 raise TunnelError("cancelled", "The tunnel start was cancelled.")
             self._set_state(TunnelState.ONLINE, url, None)
-            assert self._supervisor is not None
-            self._supervisor.start()
             return url
         finally:
             self._idle.set()
