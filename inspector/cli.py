@@ -7,6 +7,7 @@ line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import queue
 import signal
@@ -22,6 +23,7 @@ from inspector.core.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.engine import CaptureEngine, ListenError
 from inspector.core.export import count_requests, export_jsonl
 from inspector.core.listener import DEFAULT_MAX_BODY
+from inspector.core.secrets import TunnelSettingsStore
 from inspector.core.store import (
     RowSummary,
     SessionError,
@@ -29,9 +31,16 @@ from inspector.core.store import (
     default_session_path,
     open_existing,
 )
+from inspector.core.tunnel import (
+    TunnelError,
+    TunnelManager,
+    TunnelState,
+    tunnel_client_address,
+)
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_TUNNEL = 3
 
 
 def _size(text: str) -> int:
@@ -89,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     cap = sub.add_parser("capture", help="listen and record headless, one line per request")
     _add_listen_options(cap)
+    cap.add_argument(
+        "--tunnel", action="store_true", help="also open a public ngrok URL (needs an authtoken)"
+    )
+    cap.add_argument(
+        "--ngrok-path", metavar="PATH", help="ngrok binary (default: PYNGROK_NGROK_PATH, pyngrok's)"
+    )
 
     exp = sub.add_parser("export", help="write a session's requests out")
     exp.add_argument("session", type=Path, help="session file")
@@ -198,7 +213,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
     store = SessionStore(session)
-    engine = CaptureEngine(store, host=args.host, port=args.port, max_body=args.max_body)
+    engine = CaptureEngine(
+        store, host=args.host, port=args.port, max_body=args.max_body,
+        client_address=tunnel_client_address,
+    )
     try:
         engine.start()
     except ListenError:
@@ -206,18 +224,71 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         raise
     printer = LinePrinter(sys.stdout)
     store.add_append_listener(printer)
+    tunnel: TunnelManager | None = None
     try:
         print(f"Listening on {engine.url}", flush=True)
+        if args.tunnel:
+            try:
+                tunnel = _start_tunnel(args, engine, stop)
+            except TunnelError as exc:
+                if exc.kind == "cancelled":
+                    return 130
+                return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
+        if tunnel is not None:
+            tunnel.stop()
         engine.stop()
         printer.close()
         count = store.count()
         store.close()
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
     return 0
+
+
+def _start_tunnel(
+    args: argparse.Namespace, engine: CaptureEngine, stop: threading.Event
+) -> TunnelManager:
+    """Start ngrok off the main thread so Ctrl-C still works while the agent comes up."""
+    options = TunnelSettingsStore().tunnel_options()
+    if args.ngrok_path:
+        options = dataclasses.replace(options, ngrok_path=args.ngrok_path)
+
+    announced = threading.Event()
+
+    def on_state(state: TunnelState, url: str | None, message: str | None) -> None:
+        # A failed start is reported once by the caller; this is the supervisor's later news.
+        if not announced.is_set():
+            return
+        if state is TunnelState.ONLINE and url:
+            print(f"tunnel: online again at {url}", file=sys.stderr, flush=True)
+        elif state in (TunnelState.RECONNECTING, TunnelState.ERROR) and message:
+            print(f"tunnel: {message}", file=sys.stderr, flush=True)
+
+    tunnel = TunnelManager(options, on_state)
+    outcome: list[str | TunnelError] = []
+
+    def run() -> None:
+        try:
+            outcome.append(tunnel.start(engine.port, engine.host))
+        except TunnelError as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=run, name="tunnel-start", daemon=True)
+    starter.start()
+    while starter.is_alive():
+        if stop.wait(0.1):
+            tunnel.stop()
+            starter.join()
+            raise TunnelError("cancelled", "The tunnel start was cancelled.")
+    result = outcome[0]
+    if isinstance(result, TunnelError):
+        raise result
+    print(f"Public URL: {result}", flush=True)
+    announced.set()
+    return tunnel
 
 
 # -- export -------------------------------------------------------------------------
