@@ -549,11 +549,11 @@ def _extract_agent(archive: str, target: str) -> None:
                 tmember = next(
                     m for m in tf.getmembers() if m.isfile() and os.path.basename(m.name) in wanted
                 )
-                src = tf.extractfile(tmember)
-                if src is None:
+                packed = tf.extractfile(tmember)
+                if packed is None:
                     raise StopIteration
-                with src, open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                with packed, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(packed, dst)
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
     except (StopIteration, tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -205,8 +205,8 @@ class TunnelControl(QWidget):
             self._copy_public.sizeHint().width(),
             self._copy_public.fontMetrics().horizontalAdvance("Copied ✓") + 24,
         )
-        for button in (self._copy_public, self._copy_webhook):
-            button.setMinimumWidth(width)
+        for copy_button in (self._copy_public, self._copy_webhook):
+            copy_button.setMinimumWidth(width)
 
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
