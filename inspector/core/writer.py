@@ -22,6 +22,7 @@ import asyncio
 import collections
 import logging
 import pickle
+import select
 import signal
 import socket
 import sqlite3
@@ -37,14 +38,16 @@ from inspector.core.store import RowSummary, SessionStore
 
 log = logging.getLogger(__name__)
 
-#: Requests committed in one transaction at most.
-MAX_BATCH = 1024
 _HEADER = struct.Struct("!I")
 _STOP = b""
 _READY = b"ready"
 _START_TIMEOUT = 30.0
 #: Rows waiting for full-text indexing before it is done even under load.
 _INDEX_BACKLOG = 4096
+#: Indexing starts once the parent has sent nothing for this long (seconds).
+_INDEX_QUIET = 0.05
+#: Requests decoded and committed per transaction (and per answer to the parent).
+_CHUNK = 16
 _CHECKPOINT_EVERY = 1.0
 
 
@@ -92,10 +95,12 @@ class _FrameSocket:
             if not self._fill(block):
                 return None
 
-    def waiting(self) -> bool:
-        """Whether the parent has sent anything not yet read (never blocks)."""
+    def waiting(self, timeout: float = 0.0) -> bool:
+        """Whether the parent sends anything within ``timeout`` seconds."""
         if self._buf:
             return True
+        if timeout > 0 and not select.select([self._sock], [], [], timeout)[0]:
+            return False
         try:
             return self._fill(False)
         except EOFError:
@@ -167,9 +172,10 @@ def _writer_main(path: str, fd: int) -> int:
     texts: list[tuple[int, str]] = []
     stopping = False
     while not stopping:
-        if texts and (len(texts) >= _INDEX_BACKLOG or not chan.waiting()):
-            # Full-text indexing waits for a quiet moment (or a big enough backlog),
-            # so it rarely sits between a request and its acknowledgement.
+        if texts and (len(texts) >= _INDEX_BACKLOG or not chan.waiting(_INDEX_QUIET)):
+            # Full-text indexing costs far less per row in big transactions, so it
+            # waits for a quiet moment or a large backlog, never sitting between
+            # a request and its acknowledgement under steady traffic.
             _index(db, texts)
             texts = []
         try:
@@ -179,33 +185,28 @@ def _writer_main(path: str, fd: int) -> int:
         if msg == _STOP or msg is None:
             break
         wire: list[tuple[Any, ...]] = pickle.loads(msg)
-        while len(wire) < MAX_BATCH:
+        # Small commits, each answered at once: the parent sends the first answers
+        # back to their clients while later ones are still being decoded, instead
+        # of every connection waiting for one big batch (a convoy).
+        for start in range(0, len(wire), _CHUNK):
+            chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
+            decoded = [
+                (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk
+            ]
             try:
-                more = chan.recv(block=False)
-            except (EOFError, OSError):
+                summaries, new_texts = commit_batch(db, decoded)
+            except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
+                reply = pickle.dumps(("error", len(chunk), str(exc)))
+            else:
+                texts.extend(new_texts)
+                reply = pickle.dumps(
+                    ("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL
+                )
+            try:
+                chan.send(reply)
+            except OSError:
                 stopping = True
                 break
-            if more is None:
-                break
-            if more == _STOP:
-                stopping = True
-                break
-            wire.extend(pickle.loads(more))
-        requests = [CapturedRequest(*t) for t in wire]
-        decoded = [
-            (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in requests
-        ]
-        try:
-            summaries, new_texts = commit_batch(db, decoded)
-        except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
-            reply = pickle.dumps(("error", len(wire), str(exc)))
-        else:
-            texts.extend(new_texts)
-            reply = pickle.dumps(("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL)
-        try:
-            chan.send(reply)
-        except OSError:
-            break
     if texts:
         _index(db, texts)
     checkpointer.stop()
