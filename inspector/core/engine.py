@@ -27,7 +27,14 @@ from inspector.core.writer import ProcessCommitter, WriterError
 T = TypeVar("T")
 
 #: aiohttp refuses requests past these before any handler runs; ours must see them all.
-_PARSER_LIMITS = {"max_headers": 10_000, "max_field_size": 1 << 20, "max_line_size": 1 << 20}
+#: Idle keep-alive connections close after 75 s (aiohttp's default is an hour), so a
+#: public URL cannot be used to pile up idle sockets.
+_SERVER_OPTIONS: dict[str, float] = {
+    "max_headers": 10_000,
+    "max_field_size": 1 << 20,
+    "max_line_size": 1 << 20,
+    "keepalive_timeout": 75.0,
+}
 
 
 class ListenError(Exception):
@@ -159,7 +166,7 @@ class CaptureEngine:
             self.listener.handle,
             auto_decompress=False,
             access_log=None,
-            **_PARSER_LIMITS,
+            **_SERVER_OPTIONS,
         )
         self._runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
         await self._runner.setup()

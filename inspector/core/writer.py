@@ -47,7 +47,7 @@ _INDEX_BACKLOG = 4096
 #: Indexing starts once the parent has sent nothing for this long (seconds).
 _INDEX_QUIET = 0.05
 #: Requests decoded and committed per transaction (and per answer to the parent).
-_CHUNK = 16
+_CHUNK = 32
 _CHECKPOINT_EVERY = 1.0
 
 

@@ -1,0 +1,221 @@
+"""Ingest benchmark: ``capture`` with every request persisted vs a bare aiohttp server.
+
+Run by hand (not part of the test suite):
+
+    .venv/bin/python tests/perf/bench_ingest.py [--seconds 10] [--connections 64] [--rounds 2]
+
+Both servers run as separate processes on 127.0.0.1 and are driven by the same
+load generator (one process, keep-alive connections, catalogue payloads in turn).
+The generator stops sending at the deadline but waits for every request in
+flight, so its 2xx count is exact and is checked against the rows in the session.
+Rounds alternate bare/capture so drift on a shared machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = ROOT / "tests" / "fixtures" / "catalogue"
+PATHS = {"sms": "/sms", "whatsapp": "/whatsapp", "rcs": "/rcs", "voice": "/voice",
+         "viber": "/viber", "vmn": "/vmn", "contacts": "/contacts"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the baseline server -------------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    """A bare aiohttp server that reads the body and answers 200, nothing else."""
+    from aiohttp import web
+
+    async def handle(request: web.BaseRequest) -> web.Response:
+        await request.read()
+        return web.Response(body=b'{"ok":true}', content_type="application/json")
+
+    async def main() -> None:
+        server = web.Server(handle, auto_decompress=False, access_log=None)
+        runner = web.ServerRunner(server)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        print(f"Listening on http://127.0.0.1:{port}/", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# -- the load generator ----------------------------------------------------------------
+
+
+def build_requests(port: int) -> list[bytes]:
+    out = []
+    for f in sorted(CATALOGUE.glob("*.json")):
+        body = f.read_bytes()
+        product = f.stem.split("_")[1]
+        head = (
+            f"POST {PATHS.get(product, '/')} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        out.append(head + body)
+    return out
+
+
+async def _worker(port: int, reqs: list[bytes], offset: int, deadline: float,
+                  counts: dict[str, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.monotonic() < deadline:
+            writer.write(reqs[i % len(reqs)])
+            i += 1
+            status_line = await reader.readline()
+            if not status_line:
+                counts["errors"] += 1
+                return
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            status = int(status_line.split()[1])
+            counts["ok" if 200 <= status < 300 else "other"] += 1
+    except (OSError, asyncio.IncompleteReadError):
+        counts["errors"] += 1
+    finally:
+        writer.close()
+
+
+def run_load(port: int, seconds: float, connections: int, result: mp.Queue) -> None:
+    async def main() -> None:
+        reqs = build_requests(port)
+        counts = {"ok": 0, "other": 0, "errors": 0}
+        start = time.monotonic()
+        await asyncio.gather(*(_worker(port, reqs, n, start + seconds, counts)
+                               for n in range(connections)))
+        counts["elapsed"] = time.monotonic() - start  # type: ignore[assignment]
+        result.put(counts)
+
+    asyncio.run(main())
+
+
+def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
+    q: mp.Queue = mp.Queue()
+    p = mp.Process(target=run_load, args=(port, seconds, connections, q))
+    p.start()
+    counts = q.get(timeout=seconds + 120)
+    p.join()
+    return counts
+
+
+# -- one measured round ------------------------------------------------------------------
+
+
+def start_server(cmd: list[str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("Listening on"):
+        proc.kill()
+        raise SystemExit(f"server did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+    return proc
+
+
+def drain_stdout(proc: subprocess.Popen[str]) -> None:
+    """Keep reading capture's per-request lines so a full pipe never stalls it."""
+    import threading
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for _ in proc.stdout:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def round_bare(seconds: float, connections: int) -> float:
+    port = free_port()
+    proc = start_server([sys.executable, __file__, "--serve-bare", str(port)])
+    try:
+        c = drive(port, seconds, connections)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return c["ok"] / c["elapsed"]
+
+
+def round_capture(seconds: float, connections: int, workdir: Path, n: int) -> tuple[float, int, int]:
+    port = free_port()
+    session = workdir / f"bench-{n}.whsession"
+    proc = start_server([sys.executable, "-m", "inspector", "capture", "--port", str(port),
+                         "--session", str(session)])
+    drain_stdout(proc)
+    try:
+        c = drive(port, seconds, connections)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    conn = sqlite3.connect(session)
+    rows = conn.execute("SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299").fetchone()[0]
+    conn.close()
+    return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+          f"{args.connections} keep-alive connections, {args.seconds:g} s per run, "
+          f"{args.rounds} rounds", flush=True)
+    bare_rates: list[float] = []
+    cap_rates: list[float] = []
+    exact = True
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        for n in range(args.rounds):
+            b = round_bare(args.seconds, args.connections)
+            bare_rates.append(b)
+            r, acked, rows = round_capture(args.seconds, args.connections, Path(tmp), n)
+            cap_rates.append(r)
+            same = acked == rows
+            exact &= same
+            print(f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   ratio {r / b:5.1%}   "
+                  f"2xx answers {acked}, rows in session {rows} ({'exact' if same else 'MISMATCH'})",
+                  flush=True)
+    bare = statistics.median(bare_rates)
+    cap = statistics.median(cap_rates)
+    ratio = cap / bare
+    print(json.dumps({"bare_req_per_s": round(bare), "capture_req_per_s": round(cap),
+                      "ratio": round(ratio, 3), "session_matches_2xx": exact}))
+    print(f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, ratio {ratio:.1%} "
+          f"(target >= 50%) -> {'PASS' if ratio >= 0.5 and exact else 'FAIL'}")
+    return 0 if ratio >= 0.5 and exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
