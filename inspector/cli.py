@@ -230,7 +230,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
     store = SessionStore(session)
     engine = CaptureEngine(
-        store, host=args.host, port=args.port, max_body=args.max_body,
+        store,
+        host=args.host,
+        port=args.port,
+        max_body=args.max_body,
         client_address=tunnel_client_address,
     )
     try:

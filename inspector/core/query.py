@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,7 +26,7 @@ from inspector.core.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
-from inspector.core.store import SUMMARY_COLUMNS, RowSummary
+from inspector.core.store import FTS_TEXT_LIMIT, SUMMARY_COLUMNS, RowSummary
 
 #: Field names, each with the one-line meaning shown by autocomplete and the help dialog.
 FIELDS: dict[str, str] = {
@@ -475,8 +476,15 @@ class _Compiler:
             return f"(NOT {self.compile(node.node)})"
         if isinstance(node, Text):
             expr = _fts_string(node.text) if node.phrase else _fts_string(node.text) + "*"
-            self.params.append(expr)
-            return "id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+            self.params.extend((expr, node.text, int(node.phrase)))
+            # The writer indexes body text a moment after it acknowledges a request;
+            # rows past the index's reach are matched by the same rule in Python.
+            return (
+                "(id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+                " OR id IN (SELECT id FROM request_data WHERE id > "
+                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_upto')"
+                " AND body_matches(body, ?, ?)))"
+            )
         if isinstance(node, Regex):
             self.uses_regexp = True
             self.params.append(("(?i)" if node.ignore_case else "") + node.pattern)
@@ -578,9 +586,38 @@ def _regexp(pattern: str, value: object) -> bool:
     return _compiled_regex(pattern).search(text) is not None
 
 
+def _tokens(text: str) -> list[str]:
+    """Words as the full-text index's unicode61 tokenizer sees them (folded, no accents)."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.findall(r"[\w]+", folded)
+
+
+def _body_matches(body: object, text: str, phrase: int) -> bool:
+    """FTS5's rule for a quoted string, for bodies not indexed yet: the words of ``text``
+    appear in a row, the last one as a prefix unless it is a phrase."""
+    if not isinstance(body, bytes) or not body or len(body) > FTS_TEXT_LIMIT:
+        return False
+    try:
+        words = _tokens(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+    want = _tokens(text)
+    if not want:
+        return False
+    n = len(want)
+    for i in range(len(words) - n + 1):
+        if words[i : i + n - 1] == want[:-1]:
+            last = words[i + n - 1]
+            if last == want[-1] or (not phrase and last.startswith(want[-1])):
+                return True
+    return False
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Give a connection the REGEXP function /regex/ filters need (once per connection)."""
+    """Give a connection the SQL functions filters need (once per connection)."""
     conn.create_function("regexp", 2, _regexp, deterministic=True)
+    conn.create_function("body_matches", 3, _body_matches, deterministic=True)
 
 
 def _order_by(sort_column: str, descending: bool) -> str:

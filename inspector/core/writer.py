@@ -199,9 +199,7 @@ def _writer_main(path: str, fd: int) -> int:
                 reply = pickle.dumps(("error", len(chunk), str(exc)))
             else:
                 texts.extend(new_texts)
-                reply = pickle.dumps(
-                    ("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL
-                )
+                reply = pickle.dumps(("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL)
             try:
                 chan.send(reply)
             except OSError:

@@ -11,6 +11,7 @@ import pytest
 
 from inspector.core.engine import CaptureEngine
 from inspector.core.store import SessionStore
+from tests.conftest import CATALOGUE
 from tests.core.httpraw import send
 
 
@@ -209,3 +210,19 @@ def test_ipv6_loopback(tmp_path) -> None:
     finally:
         eng.stop()
         store.close()
+
+
+def test_acknowledged_body_is_already_found_by_text_search(engine) -> None:
+    """Text indexing trails the acknowledgement; a body search must still find the row."""
+    from inspector.core.query import compile_query, count_matching, register_functions
+
+    body = (CATALOGUE / "05_whatsapp_message_in_image.json").read_bytes()
+    assert send(engine.url, "POST", "/whatsapp", [("Content-Type", "application/json")], body).status == 200
+    conn = engine.store.open_reader()
+    register_functions(conn)
+    try:
+        assert count_matching(conn, compile_query("caption")) == 1
+        assert count_matching(conn, compile_query('"some caption for image"')) == 1
+        assert count_matching(conn, compile_query("captionless")) == 0
+    finally:
+        conn.close()

@@ -308,3 +308,37 @@ def test_fetch_summaries_returns_decoded_columns(db) -> None:
         "failure",
         "447700900002",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "expected"),
+    [
+        ("deliv", 0, True),
+        ("deliv", 1, False),
+        ("delivered", 1, True),
+        ("simple text", 1, True),
+        ("simple tex", 0, True),
+        ("text simple", 1, False),
+        ("CAFÉ", 0, True),
+        ("nothing", 0, False),
+    ],
+)
+def test_rows_not_yet_indexed_match_like_the_full_text_index(
+    tmp_path, text: str, phrase: int, expected: bool
+) -> None:
+    """The writer indexes text after acknowledging; a search must not miss those rows."""
+    from inspector.core.decoder import DecodedEvent
+    from inspector.core.record import CapturedRequest
+    from inspector.core.store import SessionStore, commit_batch
+
+    store = SessionStore(tmp_path / "unindexed.whsession")
+    body = '{"status": "delivered", "text": "A simple text from the café"}'.encode()
+    req = CapturedRequest(1, 1, "POST", "/x", "", "1.1", "127.0.0.1", [], body)
+    commit_batch(store._conn, [(req, DecodedEvent())])  # committed, text not indexed
+    conn = store.open_reader()
+    register_functions(conn)
+    term = f'"{text}"' if phrase else text
+    q = compile_query(term)
+    assert count_matching(conn, q) == (1 if expected else 0)
+    conn.close()
+    store.close()

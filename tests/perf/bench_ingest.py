@@ -29,8 +29,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "tests" / "fixtures" / "catalogue"
-PATHS = {"sms": "/sms", "whatsapp": "/whatsapp", "rcs": "/rcs", "voice": "/voice",
-         "viber": "/viber", "vmn": "/vmn", "contacts": "/contacts"}
+PATHS = {
+    "sms": "/sms",
+    "whatsapp": "/whatsapp",
+    "rcs": "/rcs",
+    "voice": "/voice",
+    "viber": "/viber",
+    "vmn": "/vmn",
+    "contacts": "/contacts",
+}
 
 
 def free_port() -> int:
@@ -77,8 +84,9 @@ def build_requests(port: int) -> list[bytes]:
     return out
 
 
-async def _worker(port: int, reqs: list[bytes], offset: int, deadline: float,
-                  counts: dict[str, int]) -> None:
+async def _worker(
+    port: int, reqs: list[bytes], offset: int, deadline: float, counts: dict[str, int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -110,8 +118,9 @@ def run_load(port: int, seconds: float, connections: int, result: mp.Queue) -> N
         reqs = build_requests(port)
         counts = {"ok": 0, "other": 0, "errors": 0}
         start = time.monotonic()
-        await asyncio.gather(*(_worker(port, reqs, n, start + seconds, counts)
-                               for n in range(connections)))
+        await asyncio.gather(
+            *(_worker(port, reqs, n, start + seconds, counts) for n in range(connections))
+        )
         counts["elapsed"] = time.monotonic() - start  # type: ignore[assignment]
         result.put(counts)
 
@@ -131,7 +140,9 @@ def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
 
 
 def start_server(cmd: list[str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("Listening on"):
@@ -163,11 +174,23 @@ def round_bare(seconds: float, connections: int) -> float:
     return c["ok"] / c["elapsed"]
 
 
-def round_capture(seconds: float, connections: int, workdir: Path, n: int) -> tuple[float, int, int]:
+def round_capture(
+    seconds: float, connections: int, workdir: Path, n: int
+) -> tuple[float, int, int]:
     port = free_port()
     session = workdir / f"bench-{n}.whsession"
-    proc = start_server([sys.executable, "-m", "inspector", "capture", "--port", str(port),
-                         "--session", str(session)])
+    proc = start_server(
+        [
+            sys.executable,
+            "-m",
+            "inspector",
+            "capture",
+            "--port",
+            str(port),
+            "--session",
+            str(session),
+        ]
+    )
     drain_stdout(proc)
     try:
         c = drive(port, seconds, connections)
@@ -175,13 +198,17 @@ def round_capture(seconds: float, connections: int, workdir: Path, n: int) -> tu
         proc.terminate()
         proc.wait(30)
     conn = sqlite3.connect(session)
-    rows = conn.execute("SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299").fetchone()[0]
+    rows = conn.execute(
+        "SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299"
+    ).fetchone()[0]
     conn.close()
     return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
@@ -190,9 +217,12 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-          f"{args.connections} keep-alive connections, {args.seconds:g} s per run, "
-          f"{args.rounds} rounds", flush=True)
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+        f"{args.connections} keep-alive connections, {args.seconds:g} s per run, "
+        f"{args.rounds} rounds",
+        flush=True,
+    )
     bare_rates: list[float] = []
     cap_rates: list[float] = []
     exact = True
@@ -204,16 +234,28 @@ def main() -> int:
             cap_rates.append(r)
             same = acked == rows
             exact &= same
-            print(f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   ratio {r / b:5.1%}   "
-                  f"2xx answers {acked}, rows in session {rows} ({'exact' if same else 'MISMATCH'})",
-                  flush=True)
+            print(
+                f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   ratio {r / b:5.1%}   "
+                f"2xx answers {acked}, rows in session {rows} ({'exact' if same else 'MISMATCH'})",
+                flush=True,
+            )
     bare = statistics.median(bare_rates)
     cap = statistics.median(cap_rates)
     ratio = cap / bare
-    print(json.dumps({"bare_req_per_s": round(bare), "capture_req_per_s": round(cap),
-                      "ratio": round(ratio, 3), "session_matches_2xx": exact}))
-    print(f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, ratio {ratio:.1%} "
-          f"(target >= 50%) -> {'PASS' if ratio >= 0.5 and exact else 'FAIL'}")
+    print(
+        json.dumps(
+            {
+                "bare_req_per_s": round(bare),
+                "capture_req_per_s": round(cap),
+                "ratio": round(ratio, 3),
+                "session_matches_2xx": exact,
+            }
+        )
+    )
+    print(
+        f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, ratio {ratio:.1%} "
+        f"(target >= 50%) -> {'PASS' if ratio >= 0.5 and exact else 'FAIL'}"
+    )
     return 0 if ratio >= 0.5 and exact else 1
 
 
