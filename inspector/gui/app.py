@@ -14,6 +14,7 @@ from pathlib import Path
 from inspector.core.engine import CaptureEngine, ListenError
 from inspector.core.listener import DEFAULT_MAX_BODY
 from inspector.core.store import SessionError, SessionStore, default_session_path
+from inspector.core.tunnel import tunnel_client_address
 
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
@@ -91,6 +92,7 @@ def run_window(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
+        client_address=tunnel_client_address,
     )
     try:
         engine.start()
