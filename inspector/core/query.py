@@ -480,10 +480,10 @@ class _Compiler:
             # The writer indexes body text a moment after it acknowledges a request;
             # rows past the index's reach are matched by the same rule in Python.
             return (
-                "(id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
-                " OR id IN (SELECT id FROM request_data WHERE id > "
+                "id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?"
+                " UNION ALL SELECT id FROM request_data WHERE id > "
                 "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_upto')"
-                " AND body_matches(body, ?, ?)))"
+                " AND body_matches(body, ?, ?))"
             )
         if isinstance(node, Regex):
             self.uses_regexp = True
