@@ -134,7 +134,7 @@ class CaptureEngine:
             except BaseException as exc:  # noqa: BLE001 - handed to start()
                 self._error = exc
                 self._ready.set()
-                loop.run_until_complete(self._cleanup_failed_start())
+                loop.run_until_complete(self._shutdown())
                 return
             self._ready.set()
             loop.run_forever()
@@ -192,14 +192,8 @@ class CaptureEngine:
             return f"cannot listen on {where}: {self.host} is not an address of this machine"
         return f"cannot listen on {where}: {exc.strerror or exc}"
 
-    async def _cleanup_failed_start(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._committer is not None:
-            await self._committer.stop()
-            self._committer = None
-
     async def _shutdown(self) -> None:
+        """Stop accepting, finish in-flight requests, then let the writer commit and exit."""
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:
