@@ -49,11 +49,14 @@ from inspector.gui.filter_bar import FilterBar
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, EventTableModel
 from inspector.gui.theme import icon
+from inspector.gui.tunnel_widget import TunnelControl
 
 _Select = QItemSelectionModel.SelectionFlag
 
 #: Seconds of history the request rate is averaged over.
 RATE_WINDOW = 5.0
+#: A typical webhook URL; the tunnel dock opens wide enough to show it whole.
+_SAMPLE_WEBHOOK_URL = "https://0123456789ab.ngrok-free.app/whatsapp"
 
 
 def window_settings() -> QSettings:
@@ -71,15 +74,6 @@ def _create_detail_pane(store: SessionStore, parent: QWidget) -> QWidget:
     return pane
 
 
-def _create_tunnel_control(parent: QWidget) -> QWidget | None:
-    """The ngrok tunnel control, when this build has it; the one place the window mounts it."""
-    try:
-        from inspector.gui.tunnel_widget import TunnelControl
-    except ImportError:
-        return None
-    return TunnelControl(parent=parent)
-
-
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -95,6 +89,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.store = store
         self.url = url
+        #: The ngrok public URL while the tunnel is up, else "".
+        self.public_url = ""
         self._settings = settings or window_settings()
         self._total = store.count()
         self._samples: deque[tuple[float, int]] = deque()
@@ -256,10 +252,10 @@ class MainWindow(QMainWindow):
         bar.addAction(self.help_action)
         self.toolbar = bar
 
-    def _mount_tunnel(self, host: str, port: int | None) -> QWidget | None:
-        control = _create_tunnel_control(self)
-        if control is None:
-            return None
+    def _mount_tunnel(self, host: str, port: int | None) -> TunnelControl:
+        """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button)."""
+        control = TunnelControl(parent=self)
+        control.setObjectName("tunnelControl")
         dock = QDockWidget("Public URL (ngrok)", self)
         dock.setObjectName("tunnelDock")
         dock.setWidget(control)
@@ -275,12 +271,31 @@ class MainWindow(QMainWindow):
         self.toolbar.insertAction(self._tunnel_slot, toggle)
         self.tunnel_dock = dock
         self.tunnel_action = toggle
-        if port is not None and hasattr(control, "set_local_address"):
+        self._tunnel_dock_sized = False
+        dock.visibilityChanged.connect(self._on_tunnel_dock_visible)
+        if port is not None:
             control.set_local_address(host, port)
-        signal = getattr(control, "public_url_changed", None)
-        if signal is not None:
-            signal.connect(self._on_public_url_changed)
+        control.public_url_changed.connect(self._on_public_url_changed)
         return control
+
+    def tunnel_dock_width(self) -> int:
+        """Wide enough to show a whole webhook URL (an ngrok-free.app name plus a short path),
+        but never more than half the window."""
+        fm = self.tunnel.fontMetrics()
+        # The control's line edits ask for about 17 "x" wide; make room for the sample instead.
+        extra = fm.horizontalAdvance(_SAMPLE_WEBHOOK_URL) - fm.horizontalAdvance("x" * 17)
+        wanted = self.tunnel.sizeHint().width() + max(extra, 0) + 8
+        return min(wanted, max(self.width() // 2, self.tunnel.minimumSizeHint().width()))
+
+    @Slot(bool)
+    def _on_tunnel_dock_visible(self, visible: bool) -> None:
+        # Size the dock the first time it opens; after that it keeps what the user chose.
+        if visible and not self._tunnel_dock_sized:
+            self._tunnel_dock_sized = True
+            QTimer.singleShot(0, self, self._size_tunnel_dock)
+
+    def _size_tunnel_dock(self) -> None:
+        self.resizeDocks([self.tunnel_dock], [self.tunnel_dock_width()], Qt.Orientation.Horizontal)
 
     def _build_shortcuts(self) -> None:
         def bind(
@@ -418,10 +433,15 @@ class MainWindow(QMainWindow):
         empty = self.model.rowCount() == 0
         if empty:
             if self._total == 0:
+                public = (
+                    f"<p>From the internet, through the tunnel: <b>{self.public_url}</b></p>"
+                    if self.public_url
+                    else ""
+                )
                 self.empty_label.setText(
                     "<p style='font-size:14pt'>Waiting for webhooks</p>"
                     f"<p>Point the provider (or curl) at <b>{self.url}</b>, e.g.<br>"
-                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>'
+                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>' + public
                 )
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
@@ -582,8 +602,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_public_url_changed(self, url: str) -> None:
+        self.public_url = url
         self.public_url_label.setText(f"Public: <b>{url}</b>" if url else "")
+        self.public_url_label.setToolTip(
+            "The ngrok tunnel forwards this public URL to the listening URL" if url else ""
+        )
         self._public_url_action.setVisible(bool(url))
+        self._update_empty_state()
 
     @Slot()
     def show_help(self) -> None:
@@ -599,8 +624,7 @@ class MainWindow(QMainWindow):
         self.bridge.detach()
         self.filter_bar.blockSignals(True)
         self._rate_timer.stop()
-        if self.tunnel is not None and hasattr(self.tunnel, "shutdown"):
-            self.tunnel.shutdown()
+        self.tunnel.shutdown()
         close = getattr(self.detail, "close_store", None)
         if close is not None:
             close()
@@ -608,4 +632,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        # No ngrok agent (nor a pyngrok thread) may outlive the window, whoever closes it.
+        self.tunnel.shutdown()
         super().closeEvent(event)

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QColor, QIcon
 
 from inspector.core.catalogue import PRODUCT_LABELS
 from inspector.core.query import (
@@ -37,6 +38,7 @@ from inspector.core.query import (
 )
 from inspector.core.store import RowSummary, SessionStore, StoredRequest, get_request
 from inspector.gui.status_style import pill_text
+from inspector.gui.theme import icon
 
 PAGE_SIZE = 256
 MAX_PAGES = 32
@@ -113,6 +115,19 @@ def display_text(s: RowSummary, key: str) -> str:
     raise KeyError(key)
 
 
+#: The column whose cell carries the "came through the tunnel" marker.
+TUNNEL_MARKER_COLUMN = "path"
+#: The marker's colour: the tunnel control's "online" green, readable on light and dark.
+TUNNEL_MARKER_COLOUR = "#2e9d4a"
+
+
+def tunnel_note(s: RowSummary) -> str | None:
+    """Says a request came through the ngrok tunnel, and from whom; ``None`` for direct ones."""
+    if not s.via_tunnel:
+        return None
+    return f"Through the ngrok tunnel from {s.client_addr or 'an unknown client'}"
+
+
 def status_text(s: RowSummary) -> str:
     """The provider's status text, or the class when the event carries none (inbound, opt-out)."""
     return pill_text(s.status, s.status_class)
@@ -145,6 +160,7 @@ class EventTableModel(QAbstractTableModel):
         self._resort_timer.setInterval(RESORT_INTERVAL_MS)
         self._resort_timer.timeout.connect(self.refresh)
         self._closed = False
+        self._tunnel_icon: QIcon | None = None
 
     def close(self) -> None:
         """Release the reader; the model shows nothing more afterwards."""
@@ -182,13 +198,18 @@ class EventTableModel(QAbstractTableModel):
         if role not in (
             Qt.ItemDataRole.DisplayRole,
             Qt.ItemDataRole.ToolTipRole,
+            Qt.ItemDataRole.DecorationRole,
             ROLE_SUMMARY,
             ROLE_ID,
         ):
             return None
+        if role == Qt.ItemDataRole.DecorationRole and key != TUNNEL_MARKER_COLUMN:
+            return None
         summary = self.summary_at(index.row())
         if summary is None:
             return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._tunnel_marker() if summary.via_tunnel else None
         if role == ROLE_SUMMARY:
             return summary
         if role == ROLE_ID:
@@ -212,7 +233,16 @@ class EventTableModel(QAbstractTableModel):
         if key == "event" and s.summary:
             return s.summary
         text = display_text(s, key)
+        note = tunnel_note(s) if key in ("method", TUNNEL_MARKER_COLUMN) else None
+        if note:
+            return f"{text}\n{note}" if key == TUNNEL_MARKER_COLUMN else note
         return text or None
+
+    def _tunnel_marker(self) -> QIcon:
+        """The link icon drawn before the path of a tunnelled request (made once, on first use)."""
+        if self._tunnel_icon is None:
+            self._tunnel_icon = icon("link", QColor(TUNNEL_MARKER_COLOUR))
+        return self._tunnel_icon
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):
@@ -379,15 +409,30 @@ class EventTableModel(QAbstractTableModel):
         if page is not None:
             self._pages.move_to_end(page_no)
             return page
-        page = fetch_ids(
-            self._conn,
-            self._query,
-            sort_column=self._sort_column,
-            descending=self._descending,
-            offset=page_no * PAGE_SIZE,
-            limit=PAGE_SIZE,
-            max_id=self._max_id,
-        )
+        start = page_no * PAGE_SIZE
+        if start <= self._count // 2:
+            page = fetch_ids(
+                self._conn,
+                self._query,
+                sort_column=self._sort_column,
+                descending=self._descending,
+                offset=start,
+                limit=PAGE_SIZE,
+                max_id=self._max_id,
+            )
+        else:
+            # OFFSET walks every row it skips: read the far half from its own end, so
+            # the newest page (where arrivals land) costs a few rows, not a million.
+            end = min(start + PAGE_SIZE, self._count)
+            page = fetch_ids(
+                self._conn,
+                self._query,
+                sort_column=self._sort_column,
+                descending=not self._descending,
+                offset=self._count - end,
+                limit=end - start,
+                max_id=self._max_id,
+            )[::-1]
         self._pages[page_no] = page
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)

@@ -243,3 +243,50 @@ def test_badge_colour_per_status_class(qapp, status_class: str, dark: bool) -> N
         assert sample.name() == background.name()
         border = image.pixelColor(rect.x() + 5, rect.center().y())
         assert border.name() != background.name()
+
+
+def test_tunnelled_rows_carry_a_marker_and_the_client_address(store, model) -> None:
+    import time
+
+    from inspector.core.decoder import EventDecoder
+    from inspector.core.record import CapturedRequest
+
+    decoder = EventDecoder()
+    batch = []
+    for via, client in ((False, ""), (True, "203.0.113.9")):
+        headers = [("Content-Type", "application/json")]
+        if via:
+            headers.append(("X-Forwarded-For", client))
+        body = catalogue_requests()[0][1]
+        req = CapturedRequest(
+            seq=store.take_seq(),
+            received_us=time.time_ns() // 1000,
+            method="POST",
+            path="/sms",
+            query="",
+            http_version="1.1",
+            remote="127.0.0.1",
+            headers=headers,
+            body=body,
+            via_tunnel=via,
+            client_addr=client,
+        )
+        batch.append((req, decoder.decode("POST", "/sms", "", headers, body)))
+    model.append_rows(store.append(batch))
+    path, method = COLUMN_INDEX["path"], COLUMN_INDEX["method"]
+    decoration = Qt.ItemDataRole.DecorationRole
+    tooltip = Qt.ItemDataRole.ToolTipRole
+
+    direct = model.index(0, path)
+    assert direct.data() == "/sms" and direct.data(decoration) is None
+    assert direct.data(tooltip) == "/sms"
+    assert model.index(0, method).data(tooltip) == "POST"
+
+    tunnelled = model.index(1, path)
+    assert tunnelled.data() == "/sms"  # the text stays the path: sorting and copying see it
+    marker = tunnelled.data(decoration)
+    assert marker is not None and not marker.isNull()
+    assert tunnelled.data(tooltip) == "/sms\nThrough the ngrok tunnel from 203.0.113.9"
+    assert model.index(1, method).data(tooltip) == "Through the ngrok tunnel from 203.0.113.9"
+    others = [c for c in range(model.columnCount()) if c != path]
+    assert all(model.index(1, c).data(decoration) is None for c in others)
