@@ -1,0 +1,150 @@
+"""Save screenshots of the main window with the ngrok tunnel online, in light and dark.
+
+Runs the real window offscreen with its real tunnel control and real pyngrok, pointed at
+the stand-in agent (``tests/fake_ngrok``), so no network is needed. Catalogue payloads go
+through the stand-in's public side (arriving with the ``X-Forwarded-*`` headers ngrok adds)
+and a few straight to the listener, so marked and unmarked rows show side by side::
+
+    .venv/bin/python tests/screenshots/make_tunnel_screenshot.py [--out docs/screenshots]
+
+Writes ``tunnel-online-light.png`` and ``tunnel-online-dark.png``; each theme runs in its own
+process so nothing of the other palette leaks in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+#: The address the stand-in agent reports in X-Forwarded-For (a documentation address).
+CLIENT_IP = "203.0.113.24"
+#: How many of the sent payloads go straight to the listener (the rest use the tunnel).
+DIRECT = 3
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pump(until: Callable[[], bool], timeout: float, what: str) -> None:
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
+def shoot(theme: str, out: Path) -> Path:
+    harness = _load("fake_ngrok_harness", ROOT / "tests" / "fake_ngrok" / "harness.py")
+    shots = _load("make_screenshots", HERE / "make_screenshots.py")
+
+    os.environ["WEBHOOK_INSPECTOR_THEME"] = theme
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    tmp = Path(tempfile.mkdtemp(prefix="wi-tunnel-shots-"))
+    os.environ["WEBHOOK_INSPECTOR_DATA_DIR"] = str(tmp / "data")
+    os.environ["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(tmp / "config")
+    os.environ["FAKE_NGROK_STATE_DIR"] = str(tmp / "agent-state")
+    os.environ["FAKE_NGROK_CLIENT_IP"] = CLIENT_IP
+    for name in ("FAKE_NGROK_MODE", "FAKE_NGROK_DIE_AFTER", "NGROK_AUTHTOKEN"):
+        os.environ.pop(name, None)
+
+    from PySide6.QtWidgets import QApplication
+
+    from inspector.core.engine import CaptureEngine
+    from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
+    from inspector.core.store import SessionStore
+    from inspector.core.tunnel import TunnelState, tunnel_client_address
+    from inspector.gui.main_window import MainWindow
+    from inspector.gui.theme import apply_theme
+
+    agent = harness.install_fake_agent(tmp / "bin")
+    settings = TunnelSettingsStore()
+    settings.save(TunnelSettings(ngrok_path=str(agent), webhook_path="/whatsapp"))
+    settings.set_authtoken("2abcFAKEtoken_0123456789")
+
+    app = QApplication(sys.argv[:1])
+    apply_theme(app)
+    store = SessionStore(tmp / "tunnel.whsession")
+
+    def engine_on(port: int) -> CaptureEngine:
+        eng = CaptureEngine(
+            store, host="127.0.0.1", port=port, client_address=tunnel_client_address
+        )
+        eng.start()
+        return eng
+
+    try:
+        engine = engine_on(8765)
+    except Exception:  # noqa: BLE001 - 8765 busy: any free port looks the same on screen
+        engine = engine_on(0)
+    window = MainWindow(store, engine.url, host=engine.host, port=engine.port)
+    # Wide enough for every default column beside the open dock (no horizontal scroll).
+    window.resize(1900, 1040)
+    window.tunnel_action.trigger()  # the dock opens with the window, as the user left it
+    window.show()
+    window.splitter.setSizes([600, 400])
+    try:
+        end = time.monotonic() + 0.3
+        _pump(lambda: time.monotonic() > end, 5, "the dock to take its width")
+        window._fit_default_widths()  # the first-run fit, again for the table beside the dock
+        window.tunnel.start()
+        _pump(lambda: window.tunnel.state is TunnelState.ONLINE, 20, "the tunnel to go online")
+        public_port = harness.public_port(tmp / "agent-state", window.tunnel.public_url)
+        sent = shots.payloads()
+        for i, (path, body) in enumerate(sent):
+            if i < DIRECT:
+                shots._post(engine.url.rstrip("/") + path, body)
+            else:
+                status, _ = harness.send(public_port, path, body)
+                assert status == 200, status
+        _pump(lambda: window.model.rowCount() >= len(sent), 10, "every request to show")
+        window.select_request(DIRECT + 2)
+        end = time.monotonic() + 0.6
+        _pump(lambda: time.monotonic() > end, 5, "the window to settle")
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"tunnel-online-{theme}.png"
+        window.grab().save(str(target))
+        return target
+    finally:
+        window.shutdown()
+        window.close()
+        engine.stop()
+        store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--theme", choices=["light", "dark"], help="one theme, in this process")
+    args = parser.parse_args()
+    if args.theme:
+        print(shoot(args.theme, args.out))
+        return 0
+    for theme in ("light", "dark"):
+        cmd = [sys.executable, __file__, "--theme", theme, "--out", str(args.out)]
+        subprocess.run(cmd, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
