@@ -43,7 +43,7 @@ _STOP = b""
 _READY = b"ready"
 _START_TIMEOUT = 30.0
 #: Rows waiting for full-text indexing before it is done even under load.
-_INDEX_BACKLOG = 4096
+_INDEX_BACKLOG = 1024
 #: Indexing starts once the parent has sent nothing for this long (seconds).
 _INDEX_QUIET = 0.05
 #: Requests decoded and committed per transaction (and per answer to the parent).
