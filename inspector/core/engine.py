@@ -26,15 +26,13 @@ from inspector.core.writer import ProcessCommitter, WriterError
 
 T = TypeVar("T")
 
-#: aiohttp refuses requests past these before any handler runs; ours must see them all.
+#: aiohttp refuses requests past its default parser limits (128 headers, 8 KiB fields)
+#: before any handler runs; ours must see them all.
+_MAX_HEADERS = 10_000
+_MAX_FIELD = 1 << 20
 #: Idle keep-alive connections close after 75 s (aiohttp's default is an hour), so a
 #: public URL cannot be used to pile up idle sockets.
-_SERVER_OPTIONS: dict[str, float] = {
-    "max_headers": 10_000,
-    "max_field_size": 1 << 20,
-    "max_line_size": 1 << 20,
-    "keepalive_timeout": 75.0,
-}
+_KEEPALIVE = 75.0
 
 
 class ListenError(Exception):
@@ -166,7 +164,10 @@ class CaptureEngine:
             self.listener.handle,
             auto_decompress=False,
             access_log=None,
-            **_SERVER_OPTIONS,
+            max_headers=_MAX_HEADERS,
+            max_field_size=_MAX_FIELD,
+            max_line_size=_MAX_FIELD,
+            keepalive_timeout=_KEEPALIVE,
         )
         self._runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
         await self._runner.setup()
@@ -175,9 +176,7 @@ class CaptureEngine:
             await site.start()
         except OSError as exc:
             raise ListenError(self._bind_message(exc)) from exc
-        server_obj = site._server
-        if server_obj is not None and getattr(server_obj, "sockets", None):
-            self.port = server_obj.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
 
     def _bind_message(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}"

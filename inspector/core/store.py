@@ -140,7 +140,7 @@ class RowSummary(NamedTuple):
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> RowSummary:
-        return cls(*row[:17], bool(row[17]), row[18], row[19])
+        return cls._make((*row[:17], bool(row[17]), row[18], row[19]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ half-typed ``event:`` never empties the view.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -72,8 +73,10 @@ class FilterLineEdit(QLineEdit):
     @Slot(str)
     def _update_completions(self, _text: str) -> None:
         token = self.current_token()
+        popup = self.completer_popup.popup()
         if not token or token in ("-",):
-            self.completer_popup.popup().hide()
+            if popup is not None:
+                popup.hide()
             return
         options = completions_for(token)
         self._model.setStringList(options)
@@ -82,7 +85,8 @@ class FilterLineEdit(QLineEdit):
             self.completer_popup.completionCount() == 1
             and self.completer_popup.currentCompletion().lower() == token.lower()
         ):
-            self.completer_popup.popup().hide()
+            if popup is not None:
+                popup.hide()
             return
         self.completer_popup.complete()
 
@@ -100,10 +104,15 @@ class FilterLineEdit(QLineEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         popup = self.completer_popup.popup()
-        if popup.isVisible() and event.key() in (
-            Qt.Key.Key_Enter,
-            Qt.Key.Key_Return,
-            Qt.Key.Key_Tab,
+        if (
+            popup is not None
+            and popup.isVisible()
+            and event.key()
+            in (
+                Qt.Key.Key_Enter,
+                Qt.Key.Key_Return,
+                Qt.Key.Key_Tab,
+            )
         ):
             event.ignore()
             return
@@ -225,7 +234,7 @@ class FilterBar(QWidget):
                 if name == "product"
                 else v.replace("_", "-")
             )
-            menu.addAction(label, lambda v=v: self.set_field_term(name, v))
+            menu.addAction(label, partial(self.set_field_term, name, v))
         return menu
 
     def _event_menu(self) -> QMenu:
@@ -236,11 +245,11 @@ class FilterBar(QWidget):
             sub = menu.addMenu(PRODUCT_LABELS[product])
             sub.addAction(
                 f"All {PRODUCT_LABELS[product]} events",
-                lambda p=product: self.set_field_term("event", p),
+                partial(self.set_field_term, "event", product),
             )
             for e in EVENTS:
                 if e.product == product:
-                    sub.addAction(e.name, lambda n=e.name: self.set_field_term("event", n))
+                    sub.addAction(e.name, partial(self.set_field_term, "event", e.name))
         menu.addSeparator()
         menu.addAction(
             "Any opt-out (unsubscription)", lambda: self.set_field_term("event", "unsubscription")

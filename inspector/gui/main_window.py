@@ -540,7 +540,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def clear_filter(self) -> None:
         popup = self.filter_bar.edit.completer_popup.popup()
-        if popup.isVisible():
+        if popup is not None and popup.isVisible():
             popup.hide()
             return
         self.filter_bar.clear()
