@@ -11,12 +11,17 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+#: The stand-in ngrok agent's fixtures (fake_agent, tunnel_engine...), for tunnel and GUI tests.
+pytest_plugins = ["tests.fake_ngrok.fixtures"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CATALOGUE = FIXTURES / "catalogue"
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A test never touches the real user's data or settings folders."""
     root = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("WEBHOOK_INSPECTOR_DATA_DIR", str(root / "data"))
@@ -51,14 +56,7 @@ def session_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def engine(session_path: Path) -> Iterator[object]:
     """A running capture engine on a free loopback port, recording into a fresh session."""
-    from inspector.core.engine import CaptureEngine
-    from inspector.core.store import SessionStore
+    from tests.factories import running_engine
 
-    store = SessionStore(session_path)
-    eng = CaptureEngine(store, host="127.0.0.1", port=0)
-    eng.start()
-    try:
+    with running_engine(session_path) as eng:
         yield eng
-    finally:
-        eng.stop()
-        store.close()

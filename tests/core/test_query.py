@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from inspector.core.decoder import EventDecoder
 from inspector.core.query import (
     QueryError,
     compile_query,
@@ -21,8 +19,8 @@ from inspector.core.query import (
     position_of,
     register_functions,
 )
-from inspector.core.record import CapturedRequest
 from inspector.core.store import SessionStore
+from tests.factories import append_decoded, captured_request
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
 
@@ -42,7 +40,6 @@ def _status(event: str, status: str, msg_id: str, to: str) -> bytes:
 
 def _fill(store: SessionStore) -> dict[str, int]:
     """The 19 catalogue payloads plus status variants; returns name -> id."""
-    decoder = EventDecoder()
     items: list[tuple[str, str, str, bytes]] = []
     for p in sorted(CATALOGUE.glob("*.json")):
         product = p.stem.split("_")[1]
@@ -69,21 +66,13 @@ def _fill(store: SessionStore) -> dict[str, int]:
         ("get_ping", "GET", "/health", b""),
         ("plain", "PUT", "/sms/dlr", b"hello world, special_token and 100% pure"),
     ]
-    batch = []
-    for seq, (_, method, path, body) in enumerate(items, start=1):
-        req = CapturedRequest(
-            seq=seq,
-            received_us=time.time_ns() // 1000,
-            method=method,
-            path=path,
-            query="",
-            http_version="1.1",
-            remote="127.0.0.1",
-            headers=[("Content-Type", "application/json")],
-            body=body,
-        )
-        batch.append((req, decoder.decode(method, path, "", req.headers, body)))
-    summaries = store.append(batch)
+    summaries = append_decoded(
+        store,
+        [
+            captured_request(path, body, seq=seq, method=method)
+            for seq, (_, method, path, body) in enumerate(items, start=1)
+        ],
+    )
     return {name: s.id for (name, *_), s in zip(items, summaries, strict=True)}
 
 

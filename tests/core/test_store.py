@@ -16,12 +16,13 @@ from inspector.core.store import (
     SessionStore,
     iter_requests,
 )
+from tests.factories import captured_request
 
 
 def rec(seq: int, body: bytes = b"{}") -> CapturedRequest:
-    return CapturedRequest(seq=seq, received_us=1_700_000_000_000_000 + seq, method="POST",
-                           path="/p", query="", http_version="1.1", remote="127.0.0.1",
-                           headers=[("A", "1")], body=body)
+    return captured_request(
+        "/p", body, seq=seq, received_us=1_700_000_000_000_000 + seq, headers=[("A", "1")]
+    )
 
 
 def test_new_file_is_wal_versioned_and_marked(tmp_path: Path) -> None:
@@ -61,7 +62,9 @@ def test_append_notifies_listeners_after_commit(tmp_path: Path) -> None:
     assert seen == [2, 3]
     conn = store.open_reader()
     assert [r.seq for r in iter_requests(conn, batch=2)] == [1, 2, 3]
-    hits = conn.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'").fetchall()
+    hits = conn.execute(
+        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'"
+    ).fetchall()
     conn.close()
     store.close()
     assert hits == []
@@ -69,10 +72,16 @@ def test_append_notifies_listeners_after_commit(tmp_path: Path) -> None:
 
 def test_body_text_is_full_text_indexed(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "f.whsession")
-    store.append([(rec(1, b'{"status": "DELIVRD", "mobile": "918921269000"}'), DecodedEvent()),
-                  (rec(2, b"\xff\xfe binary"), DecodedEvent())])
+    store.append(
+        [
+            (rec(1, b'{"status": "DELIVRD", "mobile": "918921269000"}'), DecodedEvent()),
+            (rec(2, b"\xff\xfe binary"), DecodedEvent()),
+        ]
+    )
     conn = store.open_reader()
-    hits = conn.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'").fetchall()
+    hits = conn.execute(
+        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'"
+    ).fetchall()
     conn.close()
     store.close()
     assert hits == [(1,)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 FAKE_AGENT = Path(__file__).with_name("fake_ngrok.py")
+#: The authtoken tests hand the stand-in agent; shaped like a real one, never valid.
+AUTHTOKEN = "2abcFAKEtoken_0123456789"
 
 T = TypeVar("T")
 
@@ -27,9 +31,17 @@ def install_fake_agent(directory: Path, name: str = "ngrok") -> Path:
     return path
 
 
-def wait_for(
-    probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition"
-) -> T:
+def tgz(name: str, payload: bytes) -> bytes:
+    """A gzipped tar holding one file, ``name``, as ngrok's download archives do."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    return buf.getvalue()
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QSettings
 
-from inspector.core.decoder import EventDecoder
-from inspector.core.record import CapturedRequest
 from inspector.core.store import RowSummary, SessionStore
+from tests.factories import append_decoded, captured_request
+
+if TYPE_CHECKING:
+    from inspector.core.engine import CaptureEngine
+    from inspector.gui.main_window import MainWindow
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
 
@@ -39,22 +42,10 @@ def append(
     store: SessionStore, items: list[tuple[str, bytes]], method: str = "POST"
 ) -> list[RowSummary]:
     """Fill a store directly (no HTTP), through the real decoder."""
-    decoder = EventDecoder()
-    batch = []
-    for path, body in items:
-        req = CapturedRequest(
-            seq=store.take_seq(),
-            received_us=time.time_ns() // 1000,
-            method=method,
-            path=path,
-            query="",
-            http_version="1.1",
-            remote="127.0.0.1",
-            headers=[("Content-Type", "application/json")],
-            body=body,
-        )
-        batch.append((req, decoder.decode(method, path, "", req.headers, body)))
-    return store.append(batch)
+    return append_decoded(
+        store,
+        [captured_request(path, body, seq=store.take_seq(), method=method) for path, body in items],
+    )
 
 
 @pytest.fixture
@@ -71,16 +62,23 @@ def store(session_path: Path) -> Iterator[SessionStore]:
         s.close()
 
 
-@pytest.fixture
-def window(qtbot, engine, settings):  # noqa: ANN001, ANN201 - fixtures
+def shown_window(
+    qtbot: Any, engine: CaptureEngine, settings: QSettings, size: tuple[int, int] = (1200, 800)
+) -> Iterator[MainWindow]:
+    """The real window on ``engine``'s store, shown and exposed; shut down at the end."""
     from inspector.gui.main_window import MainWindow
 
     w = MainWindow(engine.store, engine.url, host=engine.host, port=engine.port, settings=settings)
     qtbot.addWidget(w)
-    w.resize(1200, 800)
+    w.resize(*size)
     w.show()
     qtbot.waitExposed(w)
     try:
         yield w
     finally:
         w.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, engine, settings):  # noqa: ANN001, ANN201 - fixtures
+    yield from shown_window(qtbot, engine, settings)

@@ -16,8 +16,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from inspector.core.decoder import EventDecoder
-from inspector.core.record import CapturedRequest
 from inspector.core.store import SessionStore
 from inspector.gui.detail import SHORTCUTS, DetailPane
 from inspector.gui.detail.json_model import CHUNK
@@ -25,9 +23,9 @@ from inspector.gui.detail.pane import EMPTY_TEXT, TAB_JSON, TAB_TIMELINE
 from inspector.gui.detail.raw_view import TEXT_PREVIEW_BYTES
 from inspector.gui.detail.timeline import REQUEST_ID_ROLE
 from inspector.gui.status_style import StatusPill
+from tests.factories import JSON_HEADERS, append_decoded, captured_request
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
-JSON_HEADERS = [("Content-Type", "application/json")]
 
 
 def append(
@@ -39,21 +37,17 @@ def append(
     query: str = "",
     response_headers: list[tuple[str, str]] | None = None,
 ) -> int:
-    headers = JSON_HEADERS if headers is None else headers
-    req = CapturedRequest(
+    req = captured_request(
+        path,
+        body,
         seq=store.take_seq(),
-        received_us=int(time.time() * 1e6),
-        method="POST",
-        path=path,
         query=query,
-        http_version="HTTP/1.1",
-        remote="127.0.0.1",
         headers=headers,
-        body=body,
+        received_us=int(time.time() * 1e6),
+        http_version="HTTP/1.1",
         response_headers=response_headers or [("Content-Type", "text/plain")],
     )
-    decoded = EventDecoder().decode(req.method, path, query, headers, body)
-    (summary,) = store.append([(req, decoded)])
+    (summary,) = append_decoded(store, [req])
     return summary.id
 
 

@@ -6,15 +6,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import importlib.util
-import io
 import sys
-import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -24,6 +18,8 @@ from PySide6.QtWidgets import QPushButton
 from inspector.core.secrets import SecretStore, TunnelSettings, TunnelSettingsStore
 from inspector.core.tunnel import TunnelManager, TunnelOptions, TunnelState
 from inspector.gui.tunnel_widget import TunnelControl, TunnelSettingsDialog, join_webhook_url
+from tests.fake_ngrok import harness
+from tests.fake_ngrok.fixtures import FakeAgent
 
 pytestmark = [
     pytest.mark.gui,
@@ -31,30 +27,11 @@ pytestmark = [
 ]
 
 
-def _load_harness() -> ModuleType:
-    name = "fake_ngrok_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "fake_ngrok" / "harness.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-
-
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TunnelSettingsStore:
-    monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(tmp_path / "agent-state"))
-    monkeypatch.delenv("FAKE_NGROK_MODE", raising=False)
-    agent = harness.install_fake_agent(tmp_path / "bin")
+def store(tmp_path: Path, fake_agent: FakeAgent) -> TunnelSettingsStore:
     s = TunnelSettingsStore(tmp_path / "config", SecretStore(tmp_path / "config", backend="file"))
-    s.save(TunnelSettings(ngrok_path=str(agent)))
-    s.set_authtoken("2abcFAKEtoken_0123456789")
+    s.save(TunnelSettings(ngrok_path=str(fake_agent.path)))
+    s.set_authtoken(harness.AUTHTOKEN)
     return s
 
 
@@ -149,33 +126,17 @@ def test_window_stays_responsive_while_the_agent_hangs(
     qtbot.waitUntil(lambda: control.state is TunnelState.OFF, timeout=10000)
 
 
-def _tgz(name: str, payload: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        info = tarfile.TarInfo(name)
-        info.size = len(payload)
-        tf.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
-
 def test_missing_binary_offers_install_which_then_starts(
-    qtbot, store: TunnelSettingsStore, tmp_path: Path
+    qtbot,
+    store: TunnelSettingsStore,
+    tmp_path: Path,
+    archive_server: tuple[str, dict[str, bytes]],
 ) -> None:
-    archive = _tgz("ngrok", harness.install_fake_agent(tmp_path / "src").read_bytes())
+    base, files = archive_server
+    files["/ngrok.tgz"] = harness.tgz(
+        "ngrok", harness.install_fake_agent(tmp_path / "src").read_bytes()
+    )
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(archive)))
-            self.end_headers()
-            self.wfile.write(archive)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    serving = threading.Thread(target=server.serve_forever, name="archive-server")
-    serving.start()
     target = tmp_path / "installed" / "ngrok"
     settings = store.load()
     settings.ngrok_path = str(target)
@@ -183,7 +144,7 @@ def test_missing_binary_offers_install_which_then_starts(
     widget = TunnelControl(
         lambda o, cb: TunnelManager(o, cb, check_interval=0.2),
         store,
-        install_url=f"http://127.0.0.1:{server.server_address[1]}/ngrok.tgz",
+        install_url=f"{base}/ngrok.tgz",
     )
     qtbot.addWidget(widget)
     widget.set_local_address("127.0.0.1", 8765)
@@ -199,12 +160,7 @@ def test_missing_binary_offers_install_which_then_starts(
         assert os.access(target, os.X_OK)
         assert widget.public_url.startswith("https://")
     finally:
-        try:
-            widget.shutdown()
-        finally:
-            server.shutdown()
-            server.server_close()
-            serving.join(5)
+        widget.shutdown()
 
 
 def test_settings_dialog_checks_basic_auth_and_saves(qtbot, store: TunnelSettingsStore) -> None:

@@ -6,12 +6,10 @@ ngrok adds, so a request sent there arrives exactly as one from the internet wou
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -19,13 +17,14 @@ from PySide6.QtWidgets import QPushButton
 
 from inspector.core.engine import CaptureEngine
 from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
-from inspector.core.store import SessionStore
-from inspector.core.tunnel import TunnelState, tunnel_client_address
+from inspector.core.tunnel import TunnelState
 from inspector.gui.main_window import MainWindow
 from inspector.gui.table_model import COLUMN_INDEX
 from inspector.gui.tunnel_widget import TunnelControl
+from tests.fake_ngrok import harness
+from tests.fake_ngrok.fixtures import FakeAgent
 
-from .conftest import catalogue_requests, post
+from .conftest import catalogue_requests, post, shown_window
 
 pytestmark = [
     pytest.mark.gui,
@@ -37,71 +36,22 @@ pytestmark = [
 CLIENT_IP = "203.0.113.9"
 
 
-def _load_harness() -> ModuleType:
-    name = "fake_ngrok_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "fake_ngrok" / "harness.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-
-
 @pytest.fixture
-def agent_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def agent_state(fake_agent: FakeAgent, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the app's own tunnel settings (in the test's config dir) at the stand-in agent."""
-    state_dir = tmp_path / "agent-state"
-    monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(state_dir))
     monkeypatch.setenv("FAKE_NGROK_CLIENT_IP", CLIENT_IP)
-    monkeypatch.delenv("FAKE_NGROK_MODE", raising=False)
-    monkeypatch.delenv("FAKE_NGROK_DIE_AFTER", raising=False)
     monkeypatch.delenv("WEBHOOK_INSPECTOR_SECRET_BACKEND", raising=False)
-    agent = harness.install_fake_agent(tmp_path / "bin")
     store = TunnelSettingsStore()  # the default one, which the window's control uses too
-    store.save(TunnelSettings(ngrok_path=str(agent), webhook_path="/whatsapp"))
-    store.set_authtoken("2abcFAKEtoken_0123456789")
-    return state_dir
-
-
-@pytest.fixture
-def tunnel_engine(session_path: Path) -> Iterator[CaptureEngine]:
-    """The capture engine as the app builds it: it recognises requests from the tunnel."""
-    store = SessionStore(session_path)
-    eng = CaptureEngine(store, host="127.0.0.1", port=0, client_address=tunnel_client_address)
-    eng.start()
-    try:
-        yield eng
-    finally:
-        eng.stop()
-        store.close()
+    store.save(TunnelSettings(ngrok_path=str(fake_agent.path), webhook_path="/whatsapp"))
+    store.set_authtoken(harness.AUTHTOKEN)
+    return fake_agent.state_dir
 
 
 @pytest.fixture
 def tunnel_window(
-    qtbot, tunnel_engine: CaptureEngine, agent_state: Path, tmp_path: Path
+    qtbot, tunnel_engine: CaptureEngine, agent_state: Path, settings: QSettings
 ) -> Iterator[MainWindow]:
-    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(
-        tunnel_engine.store,
-        tunnel_engine.url,
-        host=tunnel_engine.host,
-        port=tunnel_engine.port,
-        settings=settings,
-    )
-    qtbot.addWidget(w)
-    w.resize(1400, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    try:
-        yield w
-    finally:
-        w.shutdown()
+    yield from shown_window(qtbot, tunnel_engine, settings, size=(1400, 800))
 
 
 def _button(control: TunnelControl, text: str) -> QPushButton:

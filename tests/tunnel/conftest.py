@@ -1,63 +1,21 @@
-"""Fixtures for running the real TunnelManager (and real pyngrok) against the stand-in agent."""
+"""Fixtures for running the real TunnelManager (and real pyngrok) against the stand-in agent.
+
+The agent itself (``fake_agent``, ``harness``, ``tunnel_engine``) comes from
+``tests/fake_ngrok/fixtures.py``, shared with the GUI tests.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from inspector.core.tunnel import TunnelManager, TunnelOptions, TunnelState
-
-
-def _load_harness() -> ModuleType:
-    """Load tests/fake_ngrok/harness.py by path: tests/ is not a package."""
-    name = "fake_ngrok_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "fake_ngrok" / "harness.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-
-
-@pytest.fixture(name="harness")
-def harness_fixture() -> ModuleType:
-    """The stand-in agent's helpers (install, state file, send through the public side)."""
-    return harness
-
-
-@dataclass
-class FakeAgent:
-    path: Path
-    state_dir: Path
-
-    def state(self) -> dict[str, Any] | None:
-        return harness.read_state(self.state_dir)
-
-    def public_port(self, public_url: str) -> int:
-        return harness.public_port(self.state_dir, public_url)
-
-
-@pytest.fixture
-def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
-    state_dir = tmp_path / "agent-state"
-    monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(state_dir))
-    monkeypatch.delenv("FAKE_NGROK_MODE", raising=False)
-    monkeypatch.delenv("FAKE_NGROK_DIE_AFTER", raising=False)
-    return FakeAgent(harness.install_fake_agent(tmp_path / "bin"), state_dir)
+from tests.fake_ngrok import harness
+from tests.fake_ngrok.fixtures import FakeAgent
 
 
 @dataclass
@@ -93,7 +51,7 @@ def make_manager(fake_agent: FakeAgent) -> Iterator[Any]:
     made: list[TunnelManager] = []
 
     def factory(
-        *, authtoken: str | None = "2abcFAKEtoken_0123456789", **kwargs: Any
+        *, authtoken: str | None = harness.AUTHTOKEN, **kwargs: Any
     ) -> tuple[TunnelManager, StateLog]:
         option_keys = {"region", "domain", "basic_auth", "ngrok_path", "start_timeout"}
         opts = {k: kwargs.pop(k) for k in list(kwargs) if k in option_keys}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_ngrok.harness import AUTHTOKEN
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stand-in agent is a sh wrapper")
 
 
@@ -35,7 +37,7 @@ def _capture(session: Path, ngrok_path: str | None, env: dict[str, str]) -> subp
 @pytest.fixture
 def cli_env(fake_agent) -> dict[str, str]:
     env = dict(os.environ)
-    env["NGROK_AUTHTOKEN"] = "2abcFAKEtoken_0123456789"
+    env["NGROK_AUTHTOKEN"] = AUTHTOKEN
     return env
 
 

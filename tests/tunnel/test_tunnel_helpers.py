@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
 import stat
-import tarfile
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +20,7 @@ from inspector.core.tunnel import (
     tunnel_client_address,
     validate_basic_auth,
 )
+from tests.fake_ngrok.harness import tgz
 
 # ----------------------------------------------------------------------------- headers
 
@@ -92,51 +88,12 @@ def test_ngrok_path_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 # ----------------------------------------------------------------------------- install
 
 
-def _tgz_with(name: str, payload: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        info = tarfile.TarInfo(name)
-        info.size = len(payload)
-        tf.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
-
-@pytest.fixture
-def archive_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    """A loopback download server; tests put archives in the dict by path."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            data = files.get(self.path)
-            if data is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="archive-server")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", files
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def test_install_reports_progress_and_installs_executable(
     archive_server: tuple[str, dict[str, bytes]], tmp_path: Path
 ) -> None:
     base, files = archive_server
     payload = b"#!/bin/sh\necho ngrok\n" + os.urandom(400_000)  # incompressible
-    files["/ngrok-v3-stable-linux-amd64.tgz"] = _tgz_with("ngrok", payload)
+    files["/ngrok-v3-stable-linux-amd64.tgz"] = tgz("ngrok", payload)
     seen: list[int] = []
     target = tmp_path / "bin" / "ngrok"
 

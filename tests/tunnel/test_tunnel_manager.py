@@ -8,31 +8,15 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from inspector.core.engine import CaptureEngine
-from inspector.core.store import SessionStore
-from inspector.core.tunnel import TunnelError, TunnelState, tunnel_client_address
-
-TOKEN = "2abcFAKEtoken_0123456789"
+from inspector.core.tunnel import TunnelError, TunnelState
+from tests.fake_ngrok.harness import AUTHTOKEN as TOKEN
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stand-in agent is a sh wrapper")
-
-
-@pytest.fixture
-def tunnel_engine(session_path: Path) -> Iterator[CaptureEngine]:
-    """The real capture engine, told how to recognise tunnelled requests."""
-    store = SessionStore(session_path)
-    eng = CaptureEngine(store, host="127.0.0.1", port=0, client_address=tunnel_client_address)
-    eng.start()
-    try:
-        yield eng
-    finally:
-        eng.stop()
-        store.close()
 
 
 def test_start_forwards_through_public_url_and_stop_kills_agent(

@@ -1,0 +1,71 @@
+"""Test data built the way the listener builds it: captured requests, decoded, stored.
+
+One place for the fields a test does not care about, so each test names only what it does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from inspector.core.decoder import EventDecoder
+from inspector.core.engine import CaptureEngine
+from inspector.core.record import CapturedRequest
+from inspector.core.store import RowSummary, SessionStore
+
+JSON_HEADERS = [("Content-Type", "application/json")]
+
+
+def captured_request(
+    path: str,
+    body: bytes,
+    *,
+    seq: int,
+    method: str = "POST",
+    query: str = "",
+    headers: list[tuple[str, str]] | None = None,
+    received_us: int | None = None,
+    http_version: str = "1.1",
+    remote: str = "127.0.0.1",
+    response_headers: list[tuple[str, str]] | None = None,
+) -> CapturedRequest:
+    """A request as the listener records it; received now, with a JSON content type."""
+    extra: dict[str, Any] = {}
+    if response_headers is not None:
+        extra["response_headers"] = response_headers
+    return CapturedRequest(
+        seq=seq,
+        received_us=time.time_ns() // 1000 if received_us is None else received_us,
+        method=method,
+        path=path,
+        query=query,
+        http_version=http_version,
+        remote=remote,
+        headers=list(JSON_HEADERS) if headers is None else headers,
+        body=body,
+        **extra,
+    )
+
+
+def append_decoded(store: SessionStore, requests: Iterable[CapturedRequest]) -> list[RowSummary]:
+    """Store ``requests`` in one batch, each decoded by the real decoder."""
+    decoder = EventDecoder()
+    return store.append(
+        [(r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in requests]
+    )
+
+
+@contextmanager
+def running_engine(session_path: Path, **kwargs: Any) -> Iterator[CaptureEngine]:
+    """A capture engine on a free loopback port, recording into a fresh session."""
+    store = SessionStore(session_path)
+    eng = CaptureEngine(store, host="127.0.0.1", port=0, **kwargs)
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()
+        store.close()
