@@ -14,15 +14,17 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script, only tests/screenshots is on the path
+    sys.path.insert(0, str(ROOT))
 
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from inspector.core.decoder import EventDecoder  # noqa: E402
-from inspector.core.record import CapturedRequest  # noqa: E402
 from inspector.core.store import SessionStore  # noqa: E402
 from inspector.gui.detail import DetailPane  # noqa: E402
 from inspector.gui.detail.pane import TAB_EVENT, TAB_HEADERS, TAB_JSON, TAB_RAW, TAB_TIMELINE  # noqa: E402
+from tests.factories import append_decoded, captured_request  # noqa: E402
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
 SHOTS = [
@@ -57,20 +59,17 @@ def dark_palette() -> QPalette:
 
 def capture(store: SessionStore, body: bytes, path: str, seq_time: int) -> int:
     headers = [("Content-Type", "application/json"), ("User-Agent", "provider-webhooks/2.0")]
-    req = CapturedRequest(
+    req = captured_request(
+        path,
+        body,
         seq=store.take_seq(),
         received_us=seq_time,
-        method="POST",
-        path=path,
-        query="",
         http_version="HTTP/1.1",
         remote="127.0.0.1:53122",
         headers=headers,
-        body=body,
         response_headers=[("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "2")],
     )
-    decoded = EventDecoder().decode("POST", path, "", headers, body)
-    return store.append([(req, decoded)])[0].id
+    return append_decoded(store, [req])[0].id
 
 
 def main(out: Path) -> None:

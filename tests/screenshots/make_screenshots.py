@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,18 +111,24 @@ def shoot(theme: str, out: Path) -> Path:
         store.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(shoot_theme: Callable[[str, Path], Path], script: str, description: str) -> int:
+    """The command line both screenshot scripts share: ``--out``, and ``--theme`` for one
+    theme in this process; without it, each theme in a fresh ``script`` process."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--theme", choices=["light", "dark"], help="one theme, in this process")
     args = parser.parse_args()
     if args.theme:
-        print(shoot(args.theme, args.out))
+        print(shoot_theme(args.theme, args.out))
         return 0
     for theme in ("light", "dark"):
-        cmd = [sys.executable, __file__, "--theme", theme, "--out", str(args.out)]
+        cmd = [sys.executable, script, "--theme", theme, "--out", str(args.out)]
         subprocess.run(cmd, check=True)
     return 0
+
+
+def main() -> int:
+    return run(shoot, __file__, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

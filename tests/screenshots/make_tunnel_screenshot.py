@@ -13,34 +13,24 @@ process so nothing of the other palette leaks in.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script, only tests/screenshots is on the path
+    sys.path.insert(0, str(ROOT))
+
+from tests.fake_ngrok import harness  # noqa: E402
+from tests.screenshots import make_screenshots as shots  # noqa: E402
+
 #: The address the stand-in agent reports in X-Forwarded-For (a documentation address).
 CLIENT_IP = "203.0.113.24"
 #: How many of the sent payloads go straight to the listener (the rest use the tunnel).
 DIRECT = 3
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pump(until: Callable[[], bool], timeout: float, what: str) -> None:
@@ -55,9 +45,6 @@ def _pump(until: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def shoot(theme: str, out: Path) -> Path:
-    harness = _load("fake_ngrok_harness", ROOT / "tests" / "fake_ngrok" / "harness.py")
-    shots = _load("make_screenshots", HERE / "make_screenshots.py")
-
     os.environ["WEBHOOK_INSPECTOR_THEME"] = theme
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="wi-tunnel-shots-"))
@@ -80,7 +67,7 @@ def shoot(theme: str, out: Path) -> Path:
     agent = harness.install_fake_agent(tmp / "bin")
     settings = TunnelSettingsStore()
     settings.save(TunnelSettings(ngrok_path=str(agent), webhook_path="/whatsapp"))
-    settings.set_authtoken("2abcFAKEtoken_0123456789")
+    settings.set_authtoken(harness.AUTHTOKEN)
 
     app = QApplication(sys.argv[:1])
     apply_theme(app)
@@ -133,17 +120,7 @@ def shoot(theme: str, out: Path) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--theme", choices=["light", "dark"], help="one theme, in this process")
-    args = parser.parse_args()
-    if args.theme:
-        print(shoot(args.theme, args.out))
-        return 0
-    for theme in ("light", "dark"):
-        cmd = [sys.executable, __file__, "--theme", theme, "--out", str(args.out)]
-        subprocess.run(cmd, check=True)
-    return 0
+    return shots.run(shoot, __file__, (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":
