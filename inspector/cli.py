@@ -9,15 +9,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import queue
 import signal
 import sys
 import tempfile
 import threading
-import time
-from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from inspector import __version__
 from inspector.core.catalogue import EVENTS, PRODUCT_LABELS
@@ -26,7 +22,6 @@ from inspector.core.export import count_requests, export_jsonl
 from inspector.core.listener import DEFAULT_MAX_BODY
 from inspector.core.secrets import TunnelSettingsStore
 from inspector.core.store import (
-    RowSummary,
     SessionError,
     SessionStore,
     default_session_path,
@@ -40,7 +35,6 @@ from inspector.core.tunnel import (
 )
 
 EXIT_USAGE = 2
-_PRINT_EVERY = 0.02
 EXIT_FAILED = 1
 EXIT_TUNNEL = 3
 
@@ -141,76 +135,6 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 # -- capture ------------------------------------------------------------------------
 
 
-class LinePrinter:
-    """Prints one line per committed request, on a thread of its own.
-
-    Listeners are called on the engine loop; a slow terminal must never hold it up.
-    """
-
-    def __init__(self, out: IO[str]) -> None:
-        self._out = out
-        self._queue: queue.SimpleQueue[list[RowSummary] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="line-printer", daemon=True)
-        self._thread.start()
-
-    def __call__(self, rows: list[RowSummary]) -> None:
-        self._queue.put(rows)
-
-    def close(self) -> None:
-        """Print what is still queued, then stop."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        broken = False
-        done = False
-        while not done:
-            batches = [self._queue.get()]
-            # Gather what arrives within a moment: one write (and one wake-up of this
-            # thread) per 20 ms instead of one per commit keeps it off the loop's back.
-            time.sleep(_PRINT_EVERY)
-            while True:
-                try:
-                    batches.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if None in batches:
-                done = True
-            if broken:
-                continue
-            try:
-                self._out.write(
-                    "".join(format_line(r) + "\n" for rows in batches if rows for r in rows)
-                )
-                self._out.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                broken = True
-
-
-def format_line(r: RowSummary) -> str:
-    t = datetime.fromtimestamp(r.received_us / 1_000_000).strftime("%H:%M:%S.%f")[:-3]
-    path = r.path + (f"?{r.query}" if r.query and r.method == "GET" else "")
-    if len(path) > 24:
-        path = path[:23] + "\u2026"
-    status = r.status if r.status and len(r.status) <= 12 else r.status_class
-    party = r.from_addr if r.status_class == "inbound" else (r.to_addr or r.from_addr)
-    parts = [
-        t,
-        f"{r.method:<6} {path:<10}",
-        f"{r.event or '-':<24}",
-        f"{status:<8}",
-        party,
-    ]
-    if r.summary and r.status_class == "inbound":
-        text = r.summary if len(r.summary) <= 40 else r.summary[:39] + "\u2026"
-        parts.append(f'"{text}"')
-    if r.response_status >= 400:
-        parts.append(f"[{r.response_status}]")
-    if r.warning_count:
-        parts.append(f"({r.warning_count} warning{'s' if r.warning_count > 1 else ''})")
-    return "  ".join(p for p in parts if p)
-
-
 def cmd_capture(args: argparse.Namespace) -> int:
     session = args.session or default_session_path()
     stop = threading.Event()
@@ -235,14 +159,13 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         port=args.port,
         max_body=args.max_body,
         client_address=tunnel_client_address,
+        print_lines=True,
     )
     try:
         engine.start()
     except ListenError:
         store.close()
         raise
-    printer = LinePrinter(sys.stdout)
-    store.add_append_listener(printer)
     tunnel: TunnelManager | None = None
     try:
         print(f"Listening on {engine.url}", flush=True)
@@ -254,13 +177,13 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
                     return 130
                 return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        engine.start_printing()
         while not stop.wait(0.5):
             pass
     finally:
         if tunnel is not None:
             tunnel.stop()
         engine.stop()
-        printer.close()
         count = store.count()
         store.close()
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)

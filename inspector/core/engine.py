@@ -55,7 +55,10 @@ class CaptureEngine:
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         client_address: ClientAddressFn | None = None,
         shutdown_timeout: float = 5.0,
+        print_lines: bool = False,
     ) -> None:
+        """``print_lines``: the writer prints a line per request on stdout (the CLI), once
+        :meth:`start_printing` is called; append listeners then get no summaries."""
         self.store = store
         self.host = host
         self.port = port
@@ -63,6 +66,7 @@ class CaptureEngine:
         self.body_timeout = body_timeout
         self._client_address = client_address
         self._shutdown_timeout = shutdown_timeout
+        self._print_lines = print_lines
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -100,6 +104,12 @@ class CaptureEngine:
             if isinstance(err, ListenError):
                 raise err
             raise ListenError(f"listener could not start: {err}") from err
+
+    def start_printing(self) -> None:
+        """Let the per-request lines flow (after the caller's own first lines)."""
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.start_lines)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the engine loop from any thread."""
@@ -147,7 +157,9 @@ class CaptureEngine:
             self._loop = None
 
     async def _startup(self) -> None:
-        committer = ProcessCommitter(self.store)
+        committer = ProcessCommitter(
+            self.store, lines=self._print_lines, summaries=not self._print_lines
+        )
         try:
             await committer.start()
         except WriterError as exc:

@@ -22,7 +22,7 @@ import asyncio
 import collections
 import logging
 import pickle
-import select
+import queue
 import signal
 import socket
 import sqlite3
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!I")
 _STOP = b""
 _READY = b"ready"
+#: Tells a writer started with ``--lines`` that it may print (after the caller's own first lines).
+_LINES_GO = b"lines"
 _START_TIMEOUT = 30.0
 #: Rows waiting for full-text indexing before it is done even under load.
 _INDEX_BACKLOG = 1024
@@ -67,24 +69,17 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
 
 
 class _FrameSocket:
-    """Blocking length-prefixed frames, with a non-blocking peek for coalescing batches."""
+    """Length-prefixed frames over the blocking socket pair.
+
+    One thread receives and another sends, so the socket stays in blocking mode for
+    good; nothing here toggles it.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._buf = bytearray()
 
-    def _fill(self, block: bool) -> bool:
-        self._sock.setblocking(block)
-        try:
-            chunk = self._sock.recv(1 << 20)
-        except BlockingIOError:
-            return False
-        if not chunk:
-            raise EOFError
-        self._buf += chunk
-        return True
-
-    def recv(self, block: bool = True) -> bytes | None:
+    def recv(self) -> bytes:
         while True:
             if len(self._buf) >= 4:
                 (n,) = _HEADER.unpack_from(self._buf)
@@ -92,22 +87,12 @@ class _FrameSocket:
                     data = bytes(self._buf[4 : 4 + n])
                     del self._buf[: 4 + n]
                     return data
-            if not self._fill(block):
-                return None
-
-    def waiting(self, timeout: float = 0.0) -> bool:
-        """Whether the parent sends anything within ``timeout`` seconds."""
-        if self._buf:
-            return True
-        if timeout > 0 and not select.select([self._sock], [], [], timeout)[0]:
-            return False
-        try:
-            return self._fill(False)
-        except EOFError:
-            return True  # the EOF itself is news for recv()
+            chunk = self._sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError
+            self._buf += chunk
 
     def send(self, data: bytes) -> None:
-        self._sock.setblocking(True)
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
@@ -148,14 +133,19 @@ class _Checkpointer:
         self._conn.close()
 
 
-def _writer_main(path: str, fd: int) -> int:
-    """Child process: open the session, then decode and commit until told to stop."""
+def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = True) -> int:
+    """Child process: open the session, then decode and commit until told to stop.
+
+    ``lines``: print one line per committed request on stdout (``capture``), once the
+    parent says go.  ``summaries``: answer with the committed rows' summaries (the
+    window listens for them) rather than just their ids.
+    """
     # The parent decides when to stop (Ctrl-C reaches the whole process group).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from inspector.core.decoder import EventDecoder
     from inspector.core.record import CapturedRequest
-    from inspector.core.store import _connect, commit_batch
+    from inspector.core.store import _connect
 
     chan = _FrameSocket(socket.socket(fileno=fd))
     try:
@@ -168,48 +158,125 @@ def _writer_main(path: str, fd: int) -> int:
         return 1
     chan.send(_READY)
     checkpointer = _Checkpointer(path)
+    decoded_q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    printer = _LinePrinter() if lines else None
+    committer = threading.Thread(
+        target=_commit_loop,
+        args=(db, decoded_q, chan, printer, summaries),
+        name="commit",
+        daemon=True,
+    )
+    committer.start()
     decoder = EventDecoder()
-    texts: list[tuple[int, str]] = []
-    stopping = False
-    while not stopping:
-        if texts and (len(texts) >= _INDEX_BACKLOG or not chan.waiting(_INDEX_QUIET)):
-            # Full-text indexing costs far less per row in big transactions, so it
-            # waits for a quiet moment or a large backlog, never sitting between
-            # a request and its acknowledgement under steady traffic.
-            _index(db, texts)
-            texts = []
+    # This thread decodes; the commit thread writes. SQLite releases the GIL while it
+    # works, so decoding the next chunk overlaps committing the last one.
+    while True:
         try:
             msg = chan.recv()
         except (EOFError, OSError):
             break  # parent gone (even kill -9): everything acknowledged is committed
-        if msg == _STOP or msg is None:
+        if msg == _STOP:
             break
+        if msg == _LINES_GO:
+            decoded_q.put(_LINES_GO)
+            continue
         wire: list[tuple[Any, ...]] = pickle.loads(msg)
         # Small commits, each answered at once: the parent sends the first answers
         # back to their clients while later ones are still being decoded, instead
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded = [
-                (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk
-            ]
-            try:
-                summaries, new_texts = commit_batch(db, decoded)
-            except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
-                reply = pickle.dumps(("error", len(chunk), str(exc)))
-            else:
-                texts.extend(new_texts)
-                reply = pickle.dumps(("ok", [tuple(s) for s in summaries]), pickle.HIGHEST_PROTOCOL)
-            try:
-                chan.send(reply)
-            except OSError:
-                stopping = True
-                break
-    if texts:
-        _index(db, texts)
+            decoded_q.put(
+                [(r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk]
+            )
+    decoded_q.put(None)
+    committer.join()
     checkpointer.stop()
     db.close()
     return 0
+
+
+class _LinePrinter:
+    """capture's per-request lines, written from this process so that formatting them
+    takes nothing from the listener; held back until the parent has printed its own."""
+
+    def __init__(self) -> None:
+        self._held: list[str] | None = []
+        self._broken = False
+
+    def go(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._write(held)
+
+    def add(self, rows: list[RowSummary]) -> None:
+        from inspector.core.lines import format_line
+
+        text = [format_line(r) + "\n" for r in rows]
+        if self._held is not None:
+            self._held.extend(text)
+        else:
+            self._write(text)
+
+    def _write(self, text: list[str]) -> None:
+        if self._broken:
+            return
+        try:
+            sys.stdout.write("".join(text))
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._broken = True  # e.g. piped into head: keep recording, stop printing
+
+
+def _commit_loop(
+    db: sqlite3.Connection,
+    decoded_q: queue.SimpleQueue[Any],
+    chan: _FrameSocket,
+    printer: _LinePrinter | None,
+    summaries: bool,
+) -> None:
+    """Commit each decoded chunk and answer it; index body text when traffic pauses."""
+    from inspector.core.store import commit_batch
+
+    texts: list[tuple[int, str]] = []
+    while True:
+        try:
+            # Full-text indexing costs far less per row in big transactions, so it
+            # waits for a quiet moment or a large backlog, never sitting between
+            # a request and its acknowledgement under steady traffic.
+            item = decoded_q.get(timeout=_INDEX_QUIET) if texts else decoded_q.get()
+        except queue.Empty:
+            _index(db, texts)
+            texts = []
+            continue
+        if item is None:
+            break
+        if item == _LINES_GO:
+            if printer is not None:
+                printer.go()
+            continue
+        rows: list[RowSummary] = []
+        try:
+            rows, new_texts = commit_batch(db, item)
+        except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
+            reply = pickle.dumps(("error", len(item), str(exc)))
+        else:
+            texts.extend(new_texts)
+            if summaries:
+                reply = pickle.dumps(("ok", [tuple(r) for r in rows]), pickle.HIGHEST_PROTOCOL)
+            else:
+                reply = pickle.dumps(("ids", rows[0].id, len(rows)))
+        try:
+            chan.send(reply)
+        except OSError:
+            pass  # the parent is gone: nobody waits for the answer, but the rows are kept
+        if printer is not None and rows:
+            printer.add(rows)
+        if len(texts) >= _INDEX_BACKLOG:
+            _index(db, texts)
+            texts = []
+    if texts:
+        _index(db, texts)
 
 
 # -- parent side --------------------------------------------------------------------------
@@ -221,8 +288,10 @@ class ProcessCommitter:
     Every method runs on the engine's event loop.
     """
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, *, lines: bool = False, summaries: bool = True) -> None:
         self._store = store
+        self._lines = lines
+        self._summaries = summaries
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -238,9 +307,11 @@ class ProcessCommitter:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "inspector.core.writer", str(self._store.path),
                 str(child.fileno()),
+                *(["--lines"] if self._lines else []),
+                *([] if self._summaries else ["--no-summaries"]),
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=None if self._lines else subprocess.DEVNULL,
             )  # fmt: skip
         except OSError as exc:
             parent.close()
@@ -269,6 +340,11 @@ class ProcessCommitter:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return fut
+
+    def start_lines(self) -> None:
+        """Let the writer print its per-request lines (held until now)."""
+        if self._dead is None and self._writer is not None:
+            self._send(_LINES_GO)
 
     async def stop(self) -> None:
         """Commit everything already handed over, then end the writer process."""
@@ -321,6 +397,12 @@ class ProcessCommitter:
                         if not fut.done():
                             fut.set_result(s.id)
                     self._store.notify(summaries)
+                elif kind == "ids":
+                    first, count = rest
+                    for rid in range(first, first + count):
+                        fut = self._inflight.popleft()
+                        if not fut.done():
+                            fut.set_result(rid)
                 else:
                     count, text = rest
                     log.error("could not commit %d request(s): %s", count, text)
@@ -359,4 +441,11 @@ def _fail_all(futures: list[asyncio.Future[int]], exc: BaseException) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(_writer_main(sys.argv[1], int(sys.argv[2])))
+    sys.exit(
+        _writer_main(
+            sys.argv[1],
+            int(sys.argv[2]),
+            lines="--lines" in sys.argv[3:],
+            summaries="--no-summaries" not in sys.argv[3:],
+        )
+    )

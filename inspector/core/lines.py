@@ -1,0 +1,31 @@
+"""One line of text per captured request, as ``capture`` prints them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from inspector.core.store import RowSummary
+
+
+def format_line(r: RowSummary) -> str:
+    t = datetime.fromtimestamp(r.received_us / 1_000_000).strftime("%H:%M:%S.%f")[:-3]
+    path = r.path + (f"?{r.query}" if r.query and r.method == "GET" else "")
+    if len(path) > 24:
+        path = path[:23] + "\u2026"
+    status = r.status if r.status and len(r.status) <= 12 else r.status_class
+    party = r.from_addr if r.status_class == "inbound" else (r.to_addr or r.from_addr)
+    parts = [
+        t,
+        f"{r.method:<6} {path:<10}",
+        f"{r.event or '-':<24}",
+        f"{status:<8}",
+        party,
+    ]
+    if r.summary and r.status_class == "inbound":
+        text = r.summary if len(r.summary) <= 40 else r.summary[:39] + "\u2026"
+        parts.append(f'"{text}"')
+    if r.response_status >= 400:
+        parts.append(f"[{r.response_status}]")
+    if r.warning_count:
+        parts.append(f"({r.warning_count} warning{'s' if r.warning_count > 1 else ''})")
+    return "  ".join(p for p in parts if p)
