@@ -44,6 +44,8 @@ _READY = b"ready"
 #: Tells a writer started with ``--lines`` that it may print (after the caller's own first lines).
 _LINES_GO = b"lines"
 _START_TIMEOUT = 30.0
+#: Unexpected writer exits tolerated within a minute before recording stops for good.
+_MAX_RESTARTS = 5
 #: Rows waiting for full-text indexing before it is done even under load.
 _INDEX_BACKLOG = 1024
 #: Indexing starts once the parent has sent nothing for this long (seconds).
@@ -300,8 +302,16 @@ class ProcessCommitter:
         self._inflight: collections.deque[asyncio.Future[int]] = collections.deque()
         self._flush_scheduled = False
         self._dead: str | None = None
+        self._stopping = False
+        self._restarting = False
+        self._lines_started = False
+        self._restarts: list[float] = []
 
     async def start(self) -> None:
+        """Start the writer process; returns once it has the session open."""
+        await self._spawn()
+
+    async def _spawn(self) -> None:
         parent, child = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -343,11 +353,17 @@ class ProcessCommitter:
 
     def start_lines(self) -> None:
         """Let the writer print its per-request lines (held until now)."""
-        if self._dead is None and self._writer is not None:
+        self._lines_started = True
+        if self._dead is None and not self._restarting and self._writer is not None:
             self._send(_LINES_GO)
 
     async def stop(self) -> None:
         """Commit everything already handed over, then end the writer process."""
+        self._stopping = True
+        for _ in range(200):  # a restart under way finishes first (it takes well under 10 s)
+            if not self._restarting:
+                break
+            await asyncio.sleep(0.05)
         if self._writer is None:
             return
         if self._pending:
@@ -366,6 +382,8 @@ class ProcessCommitter:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._restarting:
+            return  # kept in _pending and sent once the new writer is up
         batch, self._pending = self._pending, []
         if not batch:
             return
@@ -409,10 +427,41 @@ class ProcessCommitter:
                     _fail_all([self._inflight.popleft() for _ in range(count)], WriterError(text))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
-        if self._inflight or self._pending:
-            self._die("the session writer stopped unexpectedly; requests not recorded")
-        elif self._dead is None:
-            self._dead = "the session writer has stopped"
+        if self._stopping or self._dead is not None:
+            if self._inflight or self._pending:
+                self._die("the session writer stopped before answering; requests not recorded")
+            self._dead = self._dead or "the session writer has stopped"
+            return
+        await self._restart()
+
+    async def _restart(self) -> None:
+        """The writer died (killed, out of memory...): answer what it held with an error,
+        so the sender retries, and start a new one for everything after."""
+        lost = list(self._inflight)
+        self._inflight.clear()
+        _fail_all(lost, WriterError("the session writer stopped unexpectedly; not recorded"))
+        log.error("session writer stopped unexpectedly; starting a new one")
+        self._restarting = True
+        try:
+            await self._reap()
+            now = asyncio.get_running_loop().time()
+            self._restarts = [t for t in self._restarts if now - t < 60] + [now]
+            if len(self._restarts) > _MAX_RESTARTS:
+                self._die(
+                    f"the session writer stopped {len(self._restarts)} times within a minute; "
+                    "recording has stopped (see the log)"
+                )
+                return
+            try:
+                await self._spawn()
+            except WriterError as exc:
+                self._die(f"the session writer could not be restarted: {exc}")
+                return
+        finally:
+            self._restarting = False
+        if self._lines_started:
+            self._send(_LINES_GO)
+        self._flush()
 
     def _die(self, reason: str) -> None:
         self._dead = reason
