@@ -22,7 +22,7 @@ import asyncio
 import collections
 import logging
 import pickle
-import queue
+import select
 import signal
 import socket
 import sqlite3
@@ -71,11 +71,7 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
 
 
 class _FrameSocket:
-    """Length-prefixed frames over the blocking socket pair.
-
-    One thread receives and another sends, so the socket stays in blocking mode for
-    good; nothing here toggles it.
-    """
+    """Length-prefixed frames over the blocking socket pair."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -93,6 +89,10 @@ class _FrameSocket:
             if not chunk:
                 raise EOFError
             self._buf += chunk
+
+    def waiting(self, timeout: float) -> bool:
+        """Whether the parent sends anything (or closes) within ``timeout`` seconds."""
+        return bool(self._buf) or bool(select.select([self._sock], [], [], timeout)[0])
 
     def send(self, data: bytes) -> None:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
@@ -160,19 +160,14 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         return 1
     chan.send(_READY)
     checkpointer = _Checkpointer(path)
-    decoded_q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    printer = _LinePrinter() if lines else None
-    committer = threading.Thread(
-        target=_commit_loop,
-        args=(db, decoded_q, chan, printer, summaries),
-        name="commit",
-        daemon=True,
-    )
-    committer.start()
+    committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
-    # This thread decodes; the commit thread writes. SQLite releases the GIL while it
-    # works, so decoding the next chunk overlaps committing the last one.
     while True:
+        if committer.texts and not chan.waiting(_INDEX_QUIET):
+            # Full-text indexing costs far less per row in big transactions, so it
+            # waits for a quiet moment (or a large backlog, see _Committer), never
+            # sitting between a request and its acknowledgement under steady traffic.
+            committer.index()
         try:
             msg = chan.recv()
         except (EOFError, OSError):
@@ -180,7 +175,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         if msg == _STOP:
             break
         if msg == _LINES_GO:
-            decoded_q.put(_LINES_GO)
+            committer.lines_go()
             continue
         wire: list[tuple[Any, ...]] = pickle.loads(msg)
         # Small commits, each answered at once: the parent sends the first answers
@@ -188,11 +183,10 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded_q.put(
+            committer.commit(
                 [(r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk]
             )
-    decoded_q.put(None)
-    committer.join()
+    committer.index()
     checkpointer.stop()
     db.close()
     return 0
@@ -230,55 +224,53 @@ class _LinePrinter:
             self._broken = True  # e.g. piped into head: keep recording, stop printing
 
 
-def _commit_loop(
-    db: sqlite3.Connection,
-    decoded_q: queue.SimpleQueue[Any],
-    chan: _FrameSocket,
-    printer: _LinePrinter | None,
-    summaries: bool,
-) -> None:
-    """Commit each decoded chunk and answer it; index body text when traffic pauses."""
-    from inspector.core.store import commit_batch
+class _Committer:
+    """Commits decoded chunks, answers the parent, prints lines, feeds the text index."""
 
-    texts: list[tuple[int, str]] = []
-    while True:
-        try:
-            # Full-text indexing costs far less per row in big transactions, so it
-            # waits for a quiet moment or a large backlog, never sitting between
-            # a request and its acknowledgement under steady traffic.
-            item = decoded_q.get(timeout=_INDEX_QUIET) if texts else decoded_q.get()
-        except queue.Empty:
-            _index(db, texts)
-            texts = []
-            continue
-        if item is None:
-            break
-        if item == _LINES_GO:
-            if printer is not None:
-                printer.go()
-            continue
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        chan: _FrameSocket,
+        printer: _LinePrinter | None,
+        summaries: bool,
+    ) -> None:
+        self._db = db
+        self._chan = chan
+        self._printer = printer
+        self._summaries = summaries
+        self.texts: list[tuple[int, str]] = []
+
+    def lines_go(self) -> None:
+        if self._printer is not None:
+            self._printer.go()
+
+    def commit(self, decoded: list[Any]) -> None:
+        from inspector.core.store import commit_batch
+
         rows: list[RowSummary] = []
         try:
-            rows, new_texts = commit_batch(db, item)
+            rows, new_texts = commit_batch(self._db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
-            reply = pickle.dumps(("error", len(item), str(exc)))
+            reply = pickle.dumps(("error", len(decoded), str(exc)))
         else:
-            texts.extend(new_texts)
-            if summaries:
+            self.texts.extend(new_texts)
+            if self._summaries:
                 reply = pickle.dumps(("ok", [tuple(r) for r in rows]), pickle.HIGHEST_PROTOCOL)
             else:
                 reply = pickle.dumps(("ids", rows[0].id, len(rows)))
         try:
-            chan.send(reply)
+            self._chan.send(reply)
         except OSError:
             pass  # the parent is gone: nobody waits for the answer, but the rows are kept
-        if printer is not None and rows:
-            printer.add(rows)
-        if len(texts) >= _INDEX_BACKLOG:
-            _index(db, texts)
-            texts = []
-    if texts:
-        _index(db, texts)
+        if self._printer is not None and rows:
+            self._printer.add(rows)
+        if len(self.texts) >= _INDEX_BACKLOG:
+            self.index()
+
+    def index(self) -> None:
+        if self.texts:
+            _index(self._db, self.texts)
+            self.texts = []
 
 
 # -- parent side --------------------------------------------------------------------------
