@@ -43,11 +43,11 @@ from PySide6.QtWidgets import (
 from inspector.core.query import CompiledQuery
 from inspector.core.secrets import config_dir
 from inspector.core.store import RowSummary, SessionStore
-from inspector.gui.badge import BadgeDelegate
 from inspector.gui.bridge import RowBridge
 from inspector.gui.filter_bar import FilterBar
 from inspector.gui.shortcuts import HelpDialog
-from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, EventTableModel
+from inspector.gui.status_style import StatusPillDelegate
+from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
 from inspector.gui.theme import icon
 from inspector.gui.tunnel_widget import TunnelControl
 
@@ -156,7 +156,9 @@ class MainWindow(QMainWindow):
         table = QTableView(self)
         table.setObjectName("requestTable")
         table.setModel(self.model)
-        table.setItemDelegateForColumn(COLUMN_INDEX["status"], BadgeDelegate(table))
+        table.setItemDelegateForColumn(
+            COLUMN_INDEX["status"], StatusPillDelegate(ROLE_CLASS, table)
+        )
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         table.setAlternatingRowColors(True)

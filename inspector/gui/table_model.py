@@ -48,6 +48,8 @@ RESORT_INTERVAL_MS = 1000
 
 ROLE_SUMMARY = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
+#: The row's status class, for the status pill delegate.
+ROLE_CLASS = Qt.ItemDataRole.UserRole + 3
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -201,6 +203,7 @@ class EventTableModel(QAbstractTableModel):
             Qt.ItemDataRole.DecorationRole,
             ROLE_SUMMARY,
             ROLE_ID,
+            ROLE_CLASS,
         ):
             return None
         if role == Qt.ItemDataRole.DecorationRole and key != TUNNEL_MARKER_COLUMN:
@@ -214,6 +217,8 @@ class EventTableModel(QAbstractTableModel):
             return summary
         if role == ROLE_ID:
             return summary.id
+        if role == ROLE_CLASS:
+            return summary.status_class
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(summary, key)
         return display_text(summary, key)

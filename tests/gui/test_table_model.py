@@ -13,10 +13,9 @@ from inspector.core.catalogue import STATUS_CLASSES
 from inspector.core.query import compile_query
 from inspector.core.store import RowSummary, SessionStore
 from inspector.gui import table_model as tm
-from inspector.gui.badge import BadgeDelegate
 from inspector.gui.bridge import RowBridge
-from inspector.gui.status_style import status_colors
-from inspector.gui.table_model import COLUMN_INDEX, ROLE_SUMMARY, EventTableModel
+from inspector.gui.status_style import StatusPillDelegate, status_colors
+from inspector.gui.table_model import COLUMN_INDEX, ROLE_CLASS, ROLE_SUMMARY, EventTableModel
 
 from .conftest import append, catalogue_requests
 
@@ -206,6 +205,8 @@ def _paint_badge(summary_class: str, status: str, dark: bool) -> tuple[QImage, Q
         def data(self, index, role=Qt.ItemDataRole.DisplayRole):  # noqa: ANN001, ANN201
             if role == ROLE_SUMMARY:
                 return summary
+            if role == ROLE_CLASS:
+                return summary.status_class
             return status if role == Qt.ItemDataRole.DisplayRole else None
 
     model = One()
@@ -223,7 +224,7 @@ def _paint_badge(summary_class: str, status: str, dark: bool) -> tuple[QImage, Q
     option.palette = palette
     option.widget = view
     painter = QPainter(image)
-    BadgeDelegate().paint(painter, option, model.index(0))
+    StatusPillDelegate(ROLE_CLASS).paint(painter, option, model.index(0))
     painter.end()
     view.deleteLater()
     return image, QRect(0, 0, 200, 28)
