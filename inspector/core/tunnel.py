@@ -764,14 +764,7 @@ class TunnelManager:
 
         def connect() -> None:
             try:
-                tunnel = ngrok.connect(
-                    self._upstream,
-                    "http",
-                    name=self._endpoint_name,
-                    pyngrok_config=cfg,
-                    **self._endpoint_options(),
-                )
-                outcome["url"] = tunnel.public_url
+                outcome["url"] = self._open_endpoint(cfg)
             except BaseException as exc:  # handed to the waiting thread, never lost
                 outcome["error"] = exc
 
@@ -830,6 +823,17 @@ class TunnelManager:
             )
         log.warning("unexpected failure starting ngrok: %s", redact(repr(exc)))
         return classify_agent_error(redact(str(exc)))
+
+    def _open_endpoint(self, cfg: conf.PyngrokConfig) -> str:
+        """Ask the agent for our HTTP endpoint (blocking); returns its public URL."""
+        tunnel = ngrok.connect(
+            self._upstream,
+            "http",
+            name=self._endpoint_name,
+            pyngrok_config=cfg,
+            **self._endpoint_options(),
+        )
+        return str(tunnel.public_url)
 
     def _endpoint_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {}
@@ -994,17 +998,11 @@ class TunnelManager:
             "The tunnel disappeared from the ngrok agent; opening it again…",
         )
         try:
-            tunnel = ngrok.connect(
-                self._upstream,
-                "http",
-                name=self._endpoint_name,
-                pyngrok_config=cfg,
-                **self._endpoint_options(),
-            )
+            url = self._open_endpoint(cfg)
         except PyngrokError as exc:
             log.info("re-opening the endpoint failed: %s", redact(str(exc)))
             return False
-        self._set_state(TunnelState.ONLINE, tunnel.public_url, None)
+        self._set_state(TunnelState.ONLINE, url, None)
         return True
 
     def _restart_agent(self) -> bool:
