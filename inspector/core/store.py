@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 import platformdirs
 
 from inspector.core.decoder import DecodedEvent
@@ -253,15 +254,15 @@ def commit_batch(
                     req.http_version,
                     req.declared_size,
                     req.content_type,
-                    json.dumps(warnings, ensure_ascii=False) if warnings else "[]",
+                    orjson.dumps(warnings).decode() if warnings else "[]",
                 )
             )
             data_rows.append(
                 (
                     rid,
-                    json.dumps(req.headers, ensure_ascii=False),
+                    orjson.dumps(req.headers).decode(),
                     req.body,
-                    json.dumps(req.response_headers, ensure_ascii=False),
+                    orjson.dumps(req.response_headers).decode(),
                     req.response_body,
                 )
             )
