@@ -17,6 +17,7 @@ import orjson
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 _MAX_REPORTED = 5
+_KEYWORDS = frozenset({"true", "false", "null", "NaN", "Infinity", "-Infinity"})
 #: Faults mended one at a time where the parser stops; past this, one pass over all tokens.
 _MAX_POINT_FIXES = 20
 
@@ -64,38 +65,37 @@ def _repair_where_it_stops(text: str) -> tuple[Any, list[str]] | None:
 
     A body has a fault or two, and the C parser finds each for us at its speed:
     far cheaper than tokenizing the whole body in Python, which matters for a
-    25 MB payload.  Returns None for faults this cannot mend.
+    25 MB payload.  Only orjson's two structural complaints are mended here (a
+    trailing comma, a character where a value or delimiter belongs); anything
+    else, such as a bad escape inside a string, returns None.
     """
     notes: list[str] = []
     cur = text
     shift = 0  # characters added (+) or removed (-) so far, all before the next fault
     for _ in range(_MAX_POINT_FIXES):
         try:
-            return json.loads(cur), notes
-        except ValueError as exc:
-            pos = getattr(exc, "pos", None)
-            if pos is None or pos >= len(cur):
-                return None
-        ch = cur[pos]
-        if ch in "}]":
-            k = pos - 1
-            while k >= 0 and cur[k] in " \t\r\n":
-                k -= 1
-            if k < 0 or cur[k] != ",":
+            return orjson.loads(cur), notes
+        except orjson.JSONDecodeError as exc:
+            pos, msg = exc.pos, exc.msg
+        if pos >= len(cur):
+            return None
+        if msg.startswith("trailing comma"):
+            k = pos if cur[pos] == "," else cur.rfind(",", 0, pos)
+            if k < 0 or cur[k + 1 :].lstrip(" \t\r\n")[:1] not in ("}", "]"):
                 return None
             line, col = _line_col(text, k - shift)
             notes.append(f"trailing comma at line {line} column {col}")
             cur = cur[:k] + cur[k + 1 :]
             shift -= 1
-        elif ch in _BARE:
+        elif msg.startswith("unexpected character") and cur[pos] in _BARE:
             start, end = pos, pos
             while start > 0 and cur[start - 1] in _BARE:
                 start -= 1
             while end < len(cur) and cur[end] in _BARE:
                 end += 1
             word = cur[start:end]
-            if word in ("true", "false", "null") or _NUMBER.match(word):
-                return None
+            if word in _KEYWORDS or _NUMBER.match(word):
+                return None  # valid for the standard parser (NaN, huge integers...)
             line, col = _line_col(text, start - shift)
             notes.append(f"unquoted value {word} at line {line} column {col}")
             quoted = json.dumps(word)
@@ -116,13 +116,20 @@ def parse_lenient(text: str) -> ParseResult:
     """Parse ``text`` as JSON, repairing trailing commas and bare words when strict parsing fails."""
     result = ParseResult()
     try:
-        # orjson is several times faster on the valid JSON most bodies are; anything it
-        # refuses goes through the standard parser below, whose errors we report.
+        # orjson is several times faster on the valid JSON most bodies are.
         result.value = orjson.loads(text)
         result.ok = True
         return result
     except orjson.JSONDecodeError:
         pass
+    mended = _repair_where_it_stops(text)
+    if mended is not None and mended[1]:
+        result.value = mended[0]
+        result.ok = True
+        result.warnings.append(_lenient_warning(mended[1]))
+        return result
+    # The standard parser accepts a little more (NaN, huge integers, lone surrogates),
+    # and its errors and depth limit are the ones we report.
     try:
         result.value = json.loads(text)
         result.ok = True
@@ -132,15 +139,6 @@ def parse_lenient(text: str) -> ParseResult:
         return result
     except ValueError as exc:
         strict_error = exc
-    try:
-        mended = _repair_where_it_stops(text)
-    except RecursionError:
-        mended = None
-    if mended is not None and mended[1]:
-        result.value = mended[0]
-        result.ok = True
-        result.warnings.append(_lenient_warning(mended[1]))
-        return result
     repaired, notes = _repair(text)
     if notes:
         try:

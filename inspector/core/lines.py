@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from inspector.core.store import RowSummary
 
 
+@lru_cache(maxsize=4)
+def _clock(second: int) -> str:
+    """Local HH:MM:SS of a Unix second; lines come in bursts within one second."""
+    return datetime.fromtimestamp(second).strftime("%H:%M:%S")
+
+
 def format_line(r: RowSummary) -> str:
-    t = datetime.fromtimestamp(r.received_us / 1_000_000).strftime("%H:%M:%S.%f")[:-3]
+    second, us = divmod(r.received_us, 1_000_000)
+    t = f"{_clock(second)}.{us // 1000:03d}"
     path = r.path + (f"?{r.query}" if r.query and r.method == "GET" else "")
     if len(path) > 24:
         path = path[:23] + "\u2026"
