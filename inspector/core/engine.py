@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from inspector.core.listener import (
     DEFAULT_BODY_TIMEOUT,
@@ -25,6 +27,7 @@ from inspector.core.store import SessionStore
 from inspector.core.writer import ProcessCommitter, WriterError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: aiohttp refuses requests past its default parser limits (128 headers, 8 KiB fields)
 #: before any handler runs; ours must see them all.
@@ -33,6 +36,38 @@ _MAX_FIELD = 1 << 20
 #: Idle keep-alive connections close after 75 s (aiohttp's default is an hour), so a
 #: public URL cannot be used to pile up idle sockets.
 _KEEPALIVE = 75.0
+
+
+class _RecordingRequestHandler(RequestHandler):
+    """aiohttp's connection handler, except that requests its parser refuses are recorded
+    (with the reason) instead of being logged as a traceback and forgotten."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        listener: CaptureListener | None = getattr(self._manager, "capture_listener", None)
+        if listener is None:
+            return super().handle_error(request, status, exc, message)
+        problem = message or (str(exc) if exc is not None else "") or f"HTTP {status}"
+        problem = " ".join(problem.split())
+        listener.record_refused(request, status, problem)
+        log.info("refused a malformed request from %s: %s", request.remote, problem)
+        resp = web.Response(status=status, text=f"{status}: {problem}\n")
+        resp.force_close()
+        return resp
+
+
+class _CaptureServer(web.Server):
+    """web.Server whose connections use :class:`_RecordingRequestHandler`."""
+
+    capture_listener: CaptureListener | None = None
+
+    def __call__(self) -> RequestHandler:
+        return _RecordingRequestHandler(self, loop=self._loop, **self._kwargs)
 
 
 class ListenError(Exception):
@@ -172,7 +207,7 @@ class CaptureEngine:
             body_timeout=self.body_timeout,
             client_address=self._client_address,
         )
-        server = web.Server(
+        server = _CaptureServer(
             self.listener.handle,
             auto_decompress=False,
             access_log=None,
@@ -181,6 +216,7 @@ class CaptureEngine:
             max_line_size=_MAX_FIELD,
             keepalive_timeout=_KEEPALIVE,
         )
+        server.capture_listener = self.listener
         self._runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -106,6 +106,28 @@ class CaptureListener:
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
         return web.Response(status=status, body=rec.response_body, headers=_JSON_HEADERS)
 
+    def record_refused(self, request: web.BaseRequest, status: int, problem: str) -> None:
+        """Record a request aiohttp refused before our handler ran (no Host header, a
+        malformed request line...): what little is known, and why it was refused."""
+        rec = CapturedRequest(
+            self._store.take_seq(),
+            time.time_ns() // 1000,
+            "",
+            "",
+            "",
+            "",
+            request.remote or "",
+            [],
+            b"",
+            None,
+            status,
+            [],
+            b"",
+            [f"malformed HTTP request, refused with {status} before it could be read: {problem}"],
+        )
+        fut = self._committer.submit(rec)
+        fut.add_done_callback(_ignore_outcome)
+
     async def _read_body(
         self, request: web.BaseRequest, rec: CapturedRequest
     ) -> tuple[int, dict[str, object]]:
@@ -158,3 +180,9 @@ class CaptureListener:
                 f"Content-Length said {declared} bytes but {len(rec.body)} arrived"
             )
         return 200, {"ok": True, "seq": rec.seq}
+
+
+def _ignore_outcome(fut: asyncio.Future[int]) -> None:
+    """Nobody awaits a refused request's row; read its outcome so asyncio does not warn."""
+    if not fut.cancelled():
+        fut.exception()

@@ -246,3 +246,19 @@ def test_default_session_goes_to_the_data_folder(tmp_path: Path) -> None:
     files = list(data.glob("*.whsession"))
     assert len(files) == 1, err
     assert str(files[0]) in err
+
+
+def test_a_malformed_request_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import socket
+
+    cap = Capture(tmp_path / "m.whsession")
+    try:
+        with socket.create_connection(("127.0.0.1", cap.port), timeout=5) as sock:
+            sock.sendall(b"GET /x HTTP/1.1\r\n\r\n")
+            assert b" 400 " in sock.recv(100)
+        time.sleep(0.3)
+    finally:
+        out, err = cap.stop()
+    assert "Traceback" not in err, err
+    lines = out.splitlines()
+    assert len(lines) == 1 and "[400]" in lines[0] and "(1 warning)" in lines[0], out

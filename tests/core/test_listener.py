@@ -226,3 +226,27 @@ def test_acknowledged_body_is_already_found_by_text_search(engine) -> None:
         assert count_matching(conn, compile_query("captionless")) == 0
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"POST /no-host HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", "Host"),
+        (b"THIS IS NOT HTTP\r\n\r\n", ""),
+    ],
+    ids=["missing-host", "garbage"],
+)
+def test_requests_the_http_parser_refuses_are_recorded_with_the_reason(
+    engine, raw: bytes, reason: str
+) -> None:
+    with socket.create_connection(("127.0.0.1", engine.port), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400"), answer
+    deadline = time.monotonic() + 5
+    while engine.store.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stored = only(engine)
+    assert stored.response_status == 400
+    assert stored.remote == "127.0.0.1"
+    assert any("malformed HTTP request" in w and reason in w for w in stored.warnings), stored.warnings
