@@ -140,6 +140,14 @@ class CaptureEngine:
                 raise err
             raise ListenError(f"listener could not start: {err}") from err
 
+    @property
+    def recording_problem(self) -> str | None:
+        """Why requests are no longer being recorded (the writer kept dying), else None.
+
+        Safe to read from any thread: the GUI polls it to warn the user."""
+        committer = self._committer
+        return committer.problem if committer is not None else None
+
     def start_printing(self) -> None:
         """Let the per-request lines flow (after the caller's own first lines)."""
         committer = self._committer

@@ -343,6 +343,11 @@ class ProcessCommitter:
             asyncio.get_running_loop().call_soon(self._flush)
         return fut
 
+    @property
+    def problem(self) -> str | None:
+        """Why recording has stopped for good, or None while requests are being recorded."""
+        return None if self._stopping else self._dead
+
     def start_lines(self) -> None:
         """Let the writer print its per-request lines (held until now)."""
         self._lines_started = True

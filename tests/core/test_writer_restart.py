@@ -43,3 +43,18 @@ def test_a_killed_writer_is_replaced_and_nothing_acknowledged_is_lost(engine) ->
     stored = {row[0] for row in conn.execute("SELECT seq FROM requests")}
     conn.close()
     assert set(acked + after) <= stored
+
+
+def test_recording_problem_is_reported_once_restarts_run_out(engine, monkeypatch) -> None:
+    import inspector.core.writer as writer
+
+    monkeypatch.setattr(writer, "_MAX_RESTARTS", 0)
+    assert engine.recording_problem is None
+    os.kill(_writer_pid(engine), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while engine.recording_problem is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert engine.recording_problem is not None
+    assert "recording has stopped" in engine.recording_problem
+    resp = send(engine.url, "POST", "/late", [], b"{}")
+    assert resp.status == 503
