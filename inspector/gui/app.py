@@ -100,7 +100,13 @@ def run_window(args: argparse.Namespace) -> int:
         store.close()
         return fail(str(exc))
     remember_session(store.path)
-    window = MainWindow(store, engine.url, host=engine.host, port=engine.port)
+    window = MainWindow(
+        store,
+        engine.url,
+        host=engine.host,
+        port=engine.port,
+        recording_problem=lambda: engine.recording_problem,
+    )
     window.show()
     try:
         return app.exec()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -21,12 +23,25 @@ from PySide6.QtCore import (
     QSettings,
     Qt,
     QTimer,
+    Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
+    QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
@@ -57,6 +72,14 @@ _Select = QItemSelectionModel.SelectionFlag
 RATE_WINDOW = 5.0
 #: A typical webhook URL; the tunnel dock opens wide enough to show it whole.
 _SAMPLE_WEBHOOK_URL = "https://0123456789ab.ngrok-free.app/whatsapp"
+#: What the user should do once the engine has stopped recording.
+RECORDING_ADVICE = (
+    "Restart Webhook Inspector; requests sent meanwhile were answered 503 "
+    "so the provider will retry."
+)
+#: The recording banner's colours: white on a red that reads on the light and the dark theme.
+_ALERT_BACKGROUND = "#b3261e"
+_ALERT_TEXT = "#ffffff"
 
 
 def window_settings() -> QSettings:
@@ -74,6 +97,28 @@ def _create_detail_pane(store: SessionStore, parent: QWidget) -> QWidget:
     return pane
 
 
+class RequestTable(QTableView):
+    """The request table; says when the user (keyboard or mouse, not the program) moved
+    the current row or the view, so the window can turn Follow newest off or on."""
+
+    user_navigated = Signal()
+
+    def _where(self) -> tuple[int, int]:
+        return self.currentIndex().row(), self.verticalScrollBar().value()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        before = self._where()
+        super().keyPressEvent(event)
+        if self._where() != before:
+            self.user_navigated.emit()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        before = self._where()
+        super().mousePressEvent(event)
+        if self._where() != before:
+            self.user_navigated.emit()
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -83,8 +128,11 @@ class MainWindow(QMainWindow):
         host: str = "127.0.0.1",
         port: int | None = None,
         settings: QSettings | None = None,
+        recording_problem: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``recording_problem`` (e.g. ``lambda: engine.recording_problem``) is polled
+        every second; once it returns a sentence the window shows it until closed."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -98,6 +146,8 @@ class MainWindow(QMainWindow):
         self._paused_max_id = 0
         self._help: HelpDialog | None = None
         self._restore_id: int | None = None
+        self._recording_problem = recording_problem
+        self._shown_problem: str | None = None
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -127,6 +177,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        self.recording_banner = self._build_recording_banner(central)
+        layout.addWidget(self.recording_banner)
         layout.addWidget(self.filter_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -135,12 +187,22 @@ class MainWindow(QMainWindow):
         self.tunnel = self._mount_tunnel(host, port)
         self._build_shortcuts()
         self.statusBar().showMessage(f"Recording to {store.path}")
+        self.recording_status = QLabel(self)
+        self.recording_status.setObjectName("recordingStatus")
+        self.recording_status.setStyleSheet(
+            f"QLabel {{ background: {_ALERT_BACKGROUND}; color: {_ALERT_TEXT};"
+            " padding: 1px 8px; font-weight: bold; }"
+        )
+        self.recording_status.hide()
+        self.statusBar().addPermanentWidget(self.recording_status)
 
         self._rate_timer = QTimer(self)
         self._rate_timer.setInterval(1000)
         self._rate_timer.timeout.connect(self._update_stats)
+        self._rate_timer.timeout.connect(self._check_recording)
         self._rate_timer.start()
         self._update_stats()
+        self._check_recording()
         self._update_empty_state()
         self.model.rowsInserted.connect(self._update_empty_state)
         self.model.rowsRemoved.connect(self._update_empty_state)
@@ -153,7 +215,7 @@ class MainWindow(QMainWindow):
     # -- building ------------------------------------------------------------------------
 
     def _build_table(self) -> QTableView:
-        table = QTableView(self)
+        table = RequestTable(self)
         table.setObjectName("requestTable")
         table.setModel(self.model)
         table.setItemDelegateForColumn(
@@ -181,6 +243,8 @@ class MainWindow(QMainWindow):
         hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         hh.customContextMenuRequested.connect(self._header_menu)
         table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        table.user_navigated.connect(self._on_user_navigated)
+        table.verticalScrollBar().actionTriggered.connect(self._on_user_scrolled)
 
         self.empty_label = QLabel(table.viewport())
         self.empty_label.setObjectName("emptyState")
@@ -230,7 +294,10 @@ class MainWindow(QMainWindow):
         self.follow_action = QAction(icon("follow"), "Follow newest", self)
         self.follow_action.setCheckable(True)
         self.follow_action.setChecked(True)
-        self.follow_action.setToolTip("Keep the newest request in view (Ctrl+E)")
+        self.follow_action.setToolTip(
+            "Keep the newest request in view (Ctrl+E). Scrolling away or selecting an older "
+            "request turns it off; scrolling back to the newest turns it on again."
+        )
         self.follow_action.toggled.connect(self._on_follow_toggled)
         bar.addAction(self.follow_action)
         self.clear_action = QAction(icon("clear"), "Clear view", self)
@@ -253,6 +320,29 @@ class MainWindow(QMainWindow):
         self.help_action.triggered.connect(self.show_help)
         bar.addAction(self.help_action)
         self.toolbar = bar
+
+    def _build_recording_banner(self, parent: QWidget) -> QFrame:
+        """The red line under the toolbar that says recording has stopped (hidden until then)."""
+        banner = QFrame(parent)
+        banner.setObjectName("recordingBanner")
+        banner.setStyleSheet(
+            f"QFrame#recordingBanner {{ background: {_ALERT_BACKGROUND}; }}"
+            f"QFrame#recordingBanner QLabel {{ color: {_ALERT_TEXT}; }}"
+        )
+        row = QHBoxLayout(banner)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.setSpacing(8)
+        mark = QLabel(banner)
+        mark.setPixmap(icon("warning", QColor(_ALERT_TEXT)).pixmap(20, 20))
+        mark.setAlignment(Qt.AlignmentFlag.AlignTop)
+        row.addWidget(mark)
+        self.recording_label = QLabel(banner)
+        self.recording_label.setObjectName("recordingLabel")
+        self.recording_label.setWordWrap(True)
+        self.recording_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.recording_label, 1)
+        banner.hide()
+        return banner
 
     def _mount_tunnel(self, host: str, port: int | None) -> TunnelControl:
         """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button)."""
@@ -408,10 +498,42 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_rows_arrived(self, _n: int) -> None:
         if self.follow_action.isChecked():
-            if self.model.sort_key[1]:
-                self.table.scrollToTop()
-            else:
-                self.table.scrollToBottom()
+            self._scroll_to_newest()
+
+    def _newest_at_top(self) -> bool:
+        return self.model.sort_key[1]
+
+    def _scroll_to_newest(self) -> None:
+        if self._newest_at_top():
+            self.table.scrollToTop()
+        else:
+            self.table.scrollToBottom()
+
+    def _at_newest_end(self, position: int | None = None) -> bool:
+        """Whether the table shows its newest end (at scroll bar ``position``, default now)."""
+        bar = self.table.verticalScrollBar()
+        value = bar.value() if position is None else position
+        return value <= bar.minimum() if self._newest_at_top() else value >= bar.maximum()
+
+    def _follow_from(self, on: bool) -> None:
+        """Follow newest on or off because of where the user went (on means: at the end)."""
+        if self.follow_action.isChecked() != on:
+            self.follow_action.setChecked(on)
+
+    @Slot(int)
+    def _on_user_scrolled(self, _action: int) -> None:
+        """The user moved the scroll bar (drag, wheel, click): follow while at the newest end.
+
+        Only user actions trigger this; follow's own scrolls set the value directly."""
+        self._follow_from(self._at_newest_end(self.table.verticalScrollBar().sliderPosition()))
+
+    @Slot()
+    def _on_user_navigated(self) -> None:
+        """The user moved the current row or the view: follow only at the newest row and end."""
+        current = self.table.currentIndex()
+        newest = 0 if self._newest_at_top() else self.model.rowCount() - 1
+        on_newest = not current.isValid() or current.row() == newest
+        self._follow_from(on_newest and self._at_newest_end())
 
     @Slot()
     def _update_stats(self) -> None:
@@ -429,6 +551,28 @@ class MainWindow(QMainWindow):
             waiting = self._paused_max_id - self.model.max_id
             text += f" \u00b7 paused ({max(waiting, 0):,} new)" if waiting > 0 else " \u00b7 paused"
         self.stats_label.setText(text)
+
+    @Slot()
+    def _check_recording(self) -> None:
+        """Poll the engine; once recording has stopped, say so until the window closes."""
+        if self._recording_problem is None:
+            return
+        problem = self._recording_problem()
+        if not problem or problem == self._shown_problem:
+            return
+        self._shown_problem = problem
+        sentence = problem[:1].upper() + problem[1:]
+        if not sentence.endswith("."):
+            sentence += "."
+        self.recording_label.setText(
+            f"<b>Requests are no longer being recorded.</b> {escape(sentence)}<br>"
+            f"{escape(RECORDING_ADVICE)}"
+        )
+        self.recording_banner.show()
+        self.recording_status.setText("Not recording: requests are answered 503")
+        self.recording_status.setToolTip(f"{sentence}\n{RECORDING_ADVICE}")
+        self.recording_status.show()
+        self.statusBar().clearMessage()  # "Recording to ..." is no longer true
 
     @Slot()
     def _update_empty_state(self) -> None:
@@ -497,7 +641,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def select_request(self, request_id: int) -> bool:
-        """Select a request by id if it is in the view (used by the detail pane's timeline)."""
+        """Select a request by id if it is in the view (used by the detail pane's timeline).
+
+        The user asked for that row: Follow newest turns off unless it is the newest."""
         row = self.model.row_of(request_id)
         if row is None:
             self.statusBar().showMessage(
@@ -505,6 +651,7 @@ class MainWindow(QMainWindow):
             )
             return False
         self._select_row(row)
+        self._on_user_navigated()
         return True
 
     def _select_row(self, row: int) -> None:
@@ -533,6 +680,7 @@ class MainWindow(QMainWindow):
         current = self.table.currentIndex()
         row = current.row() + step if current.isValid() else (0 if step > 0 else rows - 1)
         self._select_row(max(0, min(rows - 1, row)))
+        self._on_user_navigated()
 
     @Slot()
     def focus_filter(self) -> None:
@@ -600,7 +748,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_follow_toggled(self, on: bool) -> None:
         if on:
-            self._on_rows_arrived(0)
+            self._scroll_to_newest()
 
     @Slot(str)
     def _on_public_url_changed(self, url: str) -> None:

@@ -68,7 +68,14 @@ def shown_window(
     """The real window on ``engine``'s store, shown and exposed; shut down at the end."""
     from inspector.gui.main_window import MainWindow
 
-    w = MainWindow(engine.store, engine.url, host=engine.host, port=engine.port, settings=settings)
+    w = MainWindow(
+        engine.store,
+        engine.url,
+        host=engine.host,
+        port=engine.port,
+        settings=settings,
+        recording_problem=lambda: engine.recording_problem,
+    )
     qtbot.addWidget(w)
     w.resize(*size)
     w.show()
