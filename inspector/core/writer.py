@@ -445,8 +445,8 @@ class ProcessCommitter:
             self._restarts = [t for t in self._restarts if now - t < 60] + [now]
             if len(self._restarts) > _MAX_RESTARTS:
                 self._die(
-                    f"the session writer stopped {len(self._restarts)} times within a minute; "
-                    "recording has stopped (see the log)"
+                    f"the session writer stopped {len(self._restarts)} time(s) within a minute, "
+                    "so recording has stopped"
                 )
                 return
             try:

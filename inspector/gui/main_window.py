@@ -103,6 +103,15 @@ class RequestTable(QTableView):
 
     user_navigated = Signal()
 
+    def moveCursor(
+        self, cursorAction: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        # Home/End move between requests (rows), as the help says, not along the row.
+        action = QAbstractItemView.CursorAction
+        if cursorAction in (action.MoveHome, action.MoveEnd):
+            modifiers = modifiers | Qt.KeyboardModifier.ControlModifier
+        return super().moveCursor(cursorAction, modifiers)
+
     def _where(self) -> tuple[int, int]:
         return self.currentIndex().row(), self.verticalScrollBar().value()
 

@@ -193,3 +193,18 @@ def test_newest_on_top_follows_the_top(full: MainWindow, qtbot) -> None:  # noqa
     _wheel(table.viewport(), 100)
     assert bar.value() == 0
     assert full.follow_action.isChecked()
+
+
+def test_home_and_end_go_to_the_first_and_last_request(window, qtbot) -> None:
+    """Help lists Home / End as first / last request, not first / last column."""
+    from .conftest import append, catalogue_requests
+
+    append(window.store, catalogue_requests())
+    qtbot.waitUntil(lambda: window.model.rowCount() >= 19, timeout=5000)
+    table = window.table
+    table.setFocus()
+    table.setCurrentIndex(window.model.index(5, 3))
+    qtbot.keyClick(table, Qt.Key.Key_End)
+    assert table.currentIndex().row() == window.model.rowCount() - 1
+    qtbot.keyClick(table, Qt.Key.Key_Home)
+    assert table.currentIndex().row() == 0
