@@ -27,11 +27,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import secrets
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -450,24 +452,35 @@ def run_start(args: list[str], argv: list[str]) -> int:
     emit("info", "tunnel session started", obj="tunnels.session")
     agent.write_state()
 
-    def lose_network(signum: int, frame: Any) -> None:
+    def lose_network() -> None:
         agent.online.clear()
         emit("info", "session closed, starting reconnect loop", obj="tunnels.session")
         emit("eror", "failed to reconnect session", obj="tunnels.session",
              err='failed to dial ngrok server with address "connect.ngrok-agent.com:443": '
                  "dial tcp: lookup connect.ngrok-agent.com: no such host")
 
-    def regain_network(signum: int, frame: Any) -> None:
+    def regain_network() -> None:
         agent.online.set()
         emit("info", "client session established", obj="tunnels.session")
         emit("info", "tunnel session started", obj="tunnels.session")
+
+    # Signal handlers only queue the change: run inside a handler, emit() could wait
+    # for the print lock held by the very code the signal interrupted (a second signal
+    # arriving mid-way through the first one's lines did exactly that under load).
+    network_events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def network_worker() -> None:
+        while True:
+            network_events.get()()
+
+    threading.Thread(target=network_worker, daemon=True).start()
 
     def terminate(signum: int, frame: Any) -> None:
         agent.stopping.set()
 
     if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, lose_network)
-        signal.signal(signal.SIGUSR2, regain_network)
+        signal.signal(signal.SIGUSR1, lambda signum, frame: network_events.put(lose_network))
+        signal.signal(signal.SIGUSR2, lambda signum, frame: network_events.put(regain_network))
     signal.signal(signal.SIGTERM, terminate)
 
     die_after = float(os.environ.get("FAKE_NGROK_DIE_AFTER") or 0)
