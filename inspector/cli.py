@@ -34,7 +34,6 @@ from inspector.core.tunnel import (
     tunnel_client_address,
 )
 
-EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_TUNNEL = 3
 

@@ -115,10 +115,6 @@ class CaptureEngine:
         return format_url(self.host, self.port)
 
     @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._error is None
-
-    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             raise RuntimeError("engine is not running")

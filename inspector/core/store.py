@@ -184,7 +184,7 @@ def default_session_path(now: datetime | None = None) -> Path:
     return path
 
 
-def _fts_text(body: bytes, content_type: str) -> str | None:
+def _fts_text(body: bytes) -> str | None:
     if not body or len(body) > FTS_TEXT_LIMIT:
         return None
     try:
@@ -266,7 +266,7 @@ def commit_batch(
                     req.response_body,
                 )
             )
-            text = _fts_text(req.body, req.content_type)
+            text = _fts_text(req.body)
             if text is not None:
                 texts.append((rid, text))
         conn.executemany(_INSERT_REQUEST, request_rows)
@@ -300,13 +300,12 @@ def catch_up_index(conn: sqlite3.Connection, chunk: int = 2000) -> int:
     total = 0
     while True:
         rows = conn.execute(
-            "SELECT r.id, r.content_type, d.body FROM requests r JOIN request_data d ON d.id = r.id "
-            "WHERE r.id > ? ORDER BY r.id LIMIT ?",
+            "SELECT id, body FROM request_data WHERE id > ? ORDER BY id LIMIT ?",
             (done, chunk),
         ).fetchall()
         if not rows:
             return total
-        texts = [(rid, t) for rid, ct, body in rows if (t := _fts_text(bytes(body), ct)) is not None]
+        texts = [(rid, t) for rid, body in rows if (t := _fts_text(bytes(body))) is not None]
         index_texts(conn, texts, upto=rows[-1][0])
         done = rows[-1][0]
         total += len(rows)

@@ -90,3 +90,18 @@ def test_body_text_is_full_text_indexed(tmp_path: Path) -> None:
 def test_rfc3339() -> None:
     assert rfc3339_from_us(1_700_000_000_123_456) == "2023-11-14T22:13:20.123456Z"
     assert rfc3339_from_us(999_999) == "1970-01-01T00:00:00.999999Z"
+
+
+def test_reopening_indexes_text_a_kill_left_unindexed(tmp_path: Path) -> None:
+    from inspector.core.store import commit_batch
+
+    path = tmp_path / "k.whsession"
+    store = SessionStore(path)
+    commit_batch(store._conn, [(rec(1, b'{"status": "DELIVRD"}'), DecodedEvent())])
+    store.close()  # committed, never indexed: as if the writer died right after
+    store = SessionStore(path)
+    conn = store.open_reader()
+    hits = conn.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'").fetchall()
+    conn.close()
+    store.close()
+    assert hits == [(1,)]
