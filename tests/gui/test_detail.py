@@ -81,6 +81,14 @@ def show_catalogue(store: SessionStore, pane: DetailPane, name: str, path: str =
     return rid
 
 
+def open_json_tab(qtbot: Any, pane: DetailPane, store: SessionStore, name: str) -> Any:
+    """Show a catalogue payload, bring the window up and switch to the JSON tab."""
+    show_catalogue(store, pane, name)
+    activate(qtbot, pane)
+    pane.tabs.setCurrentIndex(TAB_JSON)
+    return pane.json_tab
+
+
 # -- empty state ------------------------------------------------------------------------
 
 
@@ -177,10 +185,7 @@ def test_json_tab_lazy_loading_in_the_view(
 def test_copy_path_and_value_with_keys_and_buttons(
     qtbot: Any, pane: DetailPane, store: SessionStore
 ) -> None:
-    show_catalogue(store, pane, "04_whatsapp_message_in_text.json")
-    activate(qtbot, pane)
-    pane.tabs.setCurrentIndex(TAB_JSON)
-    tab = pane.json_tab
+    tab = open_json_tab(qtbot, pane, store, "04_whatsapp_message_in_text.json")
     index = tab.model.index_for_rows((0, 1, 1, 0, 1))
     tab.tree.setCurrentIndex(index)
     tab.tree.setFocus()
@@ -204,10 +209,7 @@ def test_copy_path_and_value_with_keys_and_buttons(
 def test_search_finds_nested_key_and_steps_through_matches(
     qtbot: Any, pane: DetailPane, store: SessionStore
 ) -> None:
-    show_catalogue(store, pane, "14_viber_message_in_text.json")
-    activate(qtbot, pane)
-    pane.tabs.setCurrentIndex(TAB_JSON)
-    tab = pane.json_tab
+    tab = open_json_tab(qtbot, pane, store, "14_viber_message_in_text.json")
     tab.tree.setFocus()
     qtbot.keyClick(tab.tree, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert tab.search_box.hasFocus()
@@ -254,10 +256,7 @@ def test_search_in_a_big_document_runs_in_slices(
 def test_expand_and_collapse_all_with_keys(
     qtbot: Any, pane: DetailPane, store: SessionStore
 ) -> None:
-    show_catalogue(store, pane, "04_whatsapp_message_in_text.json")
-    activate(qtbot, pane)
-    pane.tabs.setCurrentIndex(TAB_JSON)
-    tab = pane.json_tab
+    tab = open_json_tab(qtbot, pane, store, "04_whatsapp_message_in_text.json")
     tab.tree.setFocus()
     user_info = tab.model.index_for_rows((0, 1, 2, 1, 6))
     assert tab.model.json_path(user_info) == "$.payload.recipient.user.user_info"
