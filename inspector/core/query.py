@@ -26,7 +26,7 @@ from inspector.core.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
-from inspector.core.store import FTS_TEXT_LIMIT, SUMMARY_COLUMNS, RowSummary
+from inspector.core.store import FTS_TEXT_LIMIT, INDEXED_UPTO, SUMMARY_COLUMNS, RowSummary
 
 #: Field names, each with the one-line meaning shown by autocomplete and the help dialog.
 FIELDS: dict[str, str] = {
@@ -481,8 +481,7 @@ class _Compiler:
             # rows past the index's reach are matched by the same rule in Python.
             return (
                 "id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?"
-                " UNION ALL SELECT id FROM request_data WHERE id > "
-                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_upto')"
+                f" UNION ALL SELECT id FROM request_data WHERE id > {INDEXED_UPTO}"
                 " AND body_matches(body, ?, ?))"
             )
         if isinstance(node, Regex):
@@ -495,7 +494,7 @@ class _Compiler:
         name, value, pos = node.name, node.value, node.pos
         if name == "event":
             if value.lower() in ("none", "-"):
-                return "(event = '')"
+                return self.keyed("by_event", "event = ''", [])
             names = _events_matching(value)
             if not names:
                 raise QueryError(
@@ -503,8 +502,7 @@ class _Compiler:
                     "event:sms, event:unsubscription)",
                     pos,
                 )
-            self.params.extend(names)
-            return f"(event IN ({', '.join('?' for _ in names)}))"
+            return self.keyed("by_event", f"event IN ({', '.join('?' for _ in names)})", names)
         if name == "product":
             product = _PRODUCT_ALIASES.get(value.lower())
             if product is None:
@@ -517,8 +515,7 @@ class _Compiler:
                 raise QueryError(
                     f"unknown status class {value!r} (one of {', '.join(STATUS_CLASSES)})", pos
                 )
-            self.params.append(cls)
-            return "(status_class = ?)"
+            return self.keyed("by_class", "status_class = ?", [cls])
         if name == "status":
             self.params.append(value)
             return "(status = ? COLLATE NOCASE)"
@@ -540,8 +537,21 @@ class _Compiler:
             self.params.append(f"%{_like_escape(needle)}%")
             return f"({column} LIKE ? ESCAPE '\\')"
         lo, hi = _prefix_bounds(value)
+        if column == "message_id":
+            return self.keyed("by_message", "message_id >= ? AND message_id < ?", [lo, hi])
         self.params.extend((lo, hi))
         return f"({column} >= ? AND {column} < ?)"
+
+    def keyed(self, table: str, condition: str, params: Sequence[object]) -> str:
+        """A condition on a column with a lookup table (see ``inspector.core.store``): the
+        table answers for the rows it covers, a scan of the few newer rows for the rest.
+        ``condition`` names the column as both tables do."""
+        self.params.extend(params)
+        self.params.extend(params)
+        return (
+            f"id IN (SELECT id FROM {table} WHERE {condition}"
+            f" UNION ALL SELECT id FROM requests WHERE id > {INDEXED_UPTO} AND {condition})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,12 +25,39 @@ from inspector.core.decoder import DecodedEvent
 from inspector.core.record import CapturedRequest
 
 APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SESSION_SUFFIX = ".whsession"
 #: Body text beyond this many bytes is not put in the full-text index (it stays searchable by regex).
 FTS_TEXT_LIMIT = 1 << 20
 
-_SCHEMA_V1 = """
+#: The lookup structures, all filled *after* a request is acknowledged (see
+#: :func:`index_rows`), in batches of thousands of rows: an index on ``requests``
+#: itself would cost every commit of a few dozen requests a page write per distinct
+#: key (a page per request for message ids), which was a third of the writer's work.
+#: Rows past ``indexed_upto`` are found by scanning them (see ``inspector.core.query``).
+_KEY_TABLES = """
+CREATE TABLE by_event (
+    event TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (event, id)
+) WITHOUT ROWID;
+CREATE TABLE by_class (
+    status_class TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (status_class, id)
+) WITHOUT ROWID;
+CREATE TABLE by_message (
+    message_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (message_id, id)
+) WITHOUT ROWID;
+"""
+_INDEX_SCHEMA = (
+    _KEY_TABLES
+    + """
+CREATE VIRTUAL TABLE requests_fts USING fts5(
+    body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
+);
+INSERT INTO meta(key, value) VALUES ('indexed_upto', '0');
+"""
+)
+
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE requests (
     id INTEGER PRIMARY KEY,
@@ -67,15 +94,33 @@ CREATE TABLE request_data (
     response_headers TEXT NOT NULL,
     response_body BLOB NOT NULL
 );
--- Few indexes on purpose: each one costs every captured request a B-tree insert.
-CREATE INDEX requests_event ON requests(event);
-CREATE INDEX requests_status_class ON requests(status_class);
-CREATE INDEX requests_message_id ON requests(message_id);
-CREATE VIRTUAL TABLE requests_fts USING fts5(
-    body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
-);
-INSERT INTO meta(key, value) VALUES ('fts_upto', '0');
 """
+    + _INDEX_SCHEMA
+)
+
+#: Schema 1 kept SQL indexes on ``requests`` and only body text was indexed afterwards.
+_MIGRATE_FROM_1 = (
+    _KEY_TABLES
+    + """
+UPDATE meta SET key = 'indexed_upto' WHERE key = 'fts_upto';
+INSERT INTO by_event SELECT event, id FROM requests
+    WHERE id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
+    ORDER BY event, id;
+INSERT INTO by_class SELECT status_class, id FROM requests
+    WHERE id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
+    ORDER BY status_class, id;
+INSERT INTO by_message SELECT message_id, id FROM requests
+    WHERE message_id != ''
+    AND id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
+    ORDER BY message_id, id;
+DROP INDEX IF EXISTS requests_event;
+DROP INDEX IF EXISTS requests_status_class;
+DROP INDEX IF EXISTS requests_message_id;
+"""
+)
+
+#: SQL for the last row id the lookup structures cover.
+INDEXED_UPTO = "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')"
 
 #: Columns of a row summary: what a table row or a CLI line needs, without the body.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -203,19 +248,28 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+class IndexRow(NamedTuple):
+    """What the lookup structures need of a committed row (see :func:`index_rows`)."""
+
+    id: int
+    event: str
+    status_class: str
+    message_id: str
+    text: str | None  # body text for the full-text index, None when not indexable
+
+
 def commit_batch(
     conn: sqlite3.Connection, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]
-) -> tuple[list[RowSummary], list[tuple[int, str]]]:
+) -> tuple[list[RowSummary], list[IndexRow]]:
     """Insert decoded requests in one committed transaction.
 
-    Returns their summaries and the body texts still to be full-text indexed;
-    indexing is left to :func:`index_texts` so it stays out of the path that
-    acknowledges requests.
+    Returns their summaries and what is still to be indexed; indexing is left to
+    :func:`index_rows` so it stays out of the path that acknowledges requests.
     """
     summaries: list[RowSummary] = []
     request_rows: list[tuple[Any, ...]] = []
     data_rows: list[tuple[Any, ...]] = []
-    texts: list[tuple[int, str]] = []
+    to_index: list[IndexRow] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         rid = int(conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0])
@@ -266,28 +320,45 @@ def commit_batch(
                     req.response_body,
                 )
             )
-            text = _fts_text(req.body)
-            if text is not None:
-                texts.append((rid, text))
+            to_index.append(
+                IndexRow(rid, dec.event, dec.status_class, dec.message_id, _fts_text(req.body))
+            )
         conn.executemany(_INSERT_REQUEST, request_rows)
         conn.executemany(_INSERT_DATA, data_rows)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return summaries, texts
+    return summaries, to_index
 
 
-def index_texts(conn: sqlite3.Connection, texts: Sequence[tuple[int, str]], upto: int = 0) -> None:
-    """Add body texts to the full-text index and remember how far it reaches."""
-    last = max([upto, *(rid for rid, _ in texts)])
-    if not last:
+def index_rows(conn: sqlite3.Connection, rows: Sequence[IndexRow]) -> None:
+    """Add committed rows to the lookup structures and remember how far they reach.
+
+    ``rows`` must be every row after the current ``indexed_upto``, in id order (the
+    scan of rows past that mark is what makes a row findable before it is indexed).
+    Keys are inserted sorted, so a batch touches each B-tree page once.
+    """
+    if not rows:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if texts:
-            conn.executemany("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", texts)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'fts_upto'", (str(last),))
+        conn.executemany(
+            "INSERT INTO by_event(event, id) VALUES (?, ?)", sorted((r.event, r.id) for r in rows)
+        )
+        conn.executemany(
+            "INSERT INTO by_class(status_class, id) VALUES (?, ?)",
+            sorted((r.status_class, r.id) for r in rows),
+        )
+        conn.executemany(
+            "INSERT INTO by_message(message_id, id) VALUES (?, ?)",
+            sorted((r.message_id, r.id) for r in rows if r.message_id),
+        )
+        conn.executemany(
+            "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)",
+            [(r.id, r.text) for r in rows if r.text is not None],
+        )
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(rows[-1].id),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -295,18 +366,25 @@ def index_texts(conn: sqlite3.Connection, texts: Sequence[tuple[int, str]], upto
 
 
 def catch_up_index(conn: sqlite3.Connection, chunk: int = 2000) -> int:
-    """Index rows committed but not yet indexed when the process was killed."""
-    done = int(conn.execute("SELECT value FROM meta WHERE key = 'fts_upto'").fetchone()[0])
+    """Index rows that were committed but not indexed (the writer was stopped first)."""
+    done = int(conn.execute(f"SELECT {INDEXED_UPTO}").fetchone()[0])
     total = 0
     while True:
         rows = conn.execute(
-            "SELECT id, body FROM request_data WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT r.id, r.event, r.status_class, r.message_id, d.body "
+            "FROM requests r LEFT JOIN request_data d ON d.id = r.id "
+            "WHERE r.id > ? ORDER BY r.id LIMIT ?",
             (done, chunk),
         ).fetchall()
         if not rows:
             return total
-        texts = [(rid, t) for rid, body in rows if (t := _fts_text(bytes(body))) is not None]
-        index_texts(conn, texts, upto=rows[-1][0])
+        index_rows(
+            conn,
+            [
+                IndexRow(rid, event, cls, mid, _fts_text(bytes(body or b"")))
+                for rid, event, cls, mid, body in rows
+            ],
+        )
         done = rows[-1][0]
         total += len(rows)
 
@@ -363,7 +441,7 @@ class SessionStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             created = datetime.now().astimezone().isoformat()
             conn.executescript(
-                f"BEGIN;\n{_SCHEMA_V1}\n"
+                f"BEGIN;\n{_SCHEMA}\n"
                 f"PRAGMA application_id = {APPLICATION_ID};\n"
                 f"PRAGMA user_version = {SCHEMA_VERSION};\n"
                 f"INSERT INTO meta(key, value) VALUES ('created_at', '{created}');\n"
@@ -379,6 +457,11 @@ class SessionStore:
             )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if version == 1:
+            # Sessions saved by earlier versions: move their lookups to schema 2's tables.
+            conn.executescript(
+                f"BEGIN;\n{_MIGRATE_FROM_1}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            )
         catch_up_index(conn)
 
     def _query_next_seq(self) -> int:
@@ -409,8 +492,8 @@ class SessionStore:
         in-process path for tools and tests that fill a session directly.
         """
         with self._write_lock:
-            summaries, texts = commit_batch(self._conn, batch)
-            index_texts(self._conn, texts)
+            summaries, to_index = commit_batch(self._conn, batch)
+            index_rows(self._conn, to_index)
         self.notify(summaries)
         return summaries
 

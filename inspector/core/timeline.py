@@ -15,24 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from inspector.core.store import SUMMARY_COLUMNS, RowSummary
+from inspector.core.store import INDEXED_UPTO, SUMMARY_COLUMNS, RowSummary
 
 _SELECT_BY_MESSAGE = (
-    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests "
-    "WHERE message_id = ? ORDER BY seq, id LIMIT ?"
+    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests WHERE id IN ("
+    "SELECT id FROM by_message WHERE message_id = ?"
+    f" UNION ALL SELECT id FROM requests WHERE id > {INDEXED_UPTO} AND message_id = ?"
+    ") ORDER BY seq, id LIMIT ?"
 )
 
 
 def requests_for_message(
     conn: sqlite3.Connection, message_id: str, limit: int = 500
 ) -> list[RowSummary]:
-    """Every request carrying ``message_id``, in arrival order (uses the message_id index).
+    """Every request carrying ``message_id``, in arrival order (through the message id lookup
+    table, and a scan of the few rows it does not cover yet).
 
     An empty id matches nothing: undecoded requests all have one and are not related.
     """
     if not message_id:
         return []
-    rows = conn.execute(_SELECT_BY_MESSAGE, (message_id, limit)).fetchall()
+    rows = conn.execute(_SELECT_BY_MESSAGE, (message_id, message_id, limit)).fetchall()
     return [RowSummary.from_row(row) for row in rows]
 
 

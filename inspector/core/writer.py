@@ -30,11 +30,12 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from inspector.core.record import CapturedRequest
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.store import IndexRow, RowSummary, SessionStore, catch_up_index, index_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,16 @@ _LINES_GO = b"lines"
 _START_TIMEOUT = 30.0
 #: Unexpected writer exits tolerated within a minute before recording stops for good.
 _MAX_RESTARTS = 5
-#: Rows waiting for full-text indexing before it is done even under load.
-_INDEX_BACKLOG = 1024
-#: Indexing starts once the parent has sent nothing for this long (seconds).
+#: Indexing (lookup tables and full text, see ``store.index_rows``) waits for a quiet
+#: moment: the parent has sent nothing for this long (seconds)...
 _INDEX_QUIET = 0.05
+#: ...but under steady traffic it runs anyway once this many rows wait,
+_INDEX_BACKLOG_ROWS = 8192
+#: or their body text reaches this many characters,
+_INDEX_BACKLOG_TEXT = 16 << 20
+#: or the oldest has waited this long (seconds): rows not indexed yet are found by a
+#: scan, which stays cheap for this many.
+_INDEX_MAX_DELAY = 1.0
 #: Requests decoded and committed per transaction (and per answer to the parent).
 _CHUNK = 32
 _CHECKPOINT_EVERY = 1.0
@@ -98,13 +105,13 @@ class _FrameSocket:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _index(db: sqlite3.Connection, texts: list[tuple[int, str]]) -> None:
-    from inspector.core.store import index_texts
-
+def _index(db: sqlite3.Connection, rows: list[IndexRow]) -> bool:
     try:
-        index_texts(db, texts)
-    except Exception as exc:  # noqa: BLE001 - rows are safe; the index catches up on reopen
-        print(f"webhook-inspector: full-text indexing failed: {exc}", file=sys.stderr)
+        index_rows(db, rows)
+    except Exception as exc:  # noqa: BLE001 - rows are safe; indexing catches up on reopen
+        print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 class _Checkpointer:
@@ -155,6 +162,8 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         db.execute("PRAGMA synchronous = NORMAL")
         # Checkpoints (and their fsyncs) run on the checkpointer thread instead.
         db.execute("PRAGMA wal_autocheckpoint = 0")
+        # Rows a previous writer committed but had not indexed yet (it was killed).
+        catch_up_index(db)
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         chan.send(pickle.dumps(("fatal", f"cannot open {path}: {exc}")))
         return 1
@@ -163,10 +172,10 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
     while True:
-        if committer.texts and not chan.waiting(_INDEX_QUIET):
-            # Full-text indexing costs far less per row in big transactions, so it
-            # waits for a quiet moment (or a large backlog, see _Committer), never
-            # sitting between a request and its acknowledgement under steady traffic.
+        if committer.to_index and not chan.waiting(_INDEX_QUIET):
+            # Indexing costs far less per row in big transactions, so it waits for a
+            # quiet moment (or a backlog, see _Committer), never sitting between a
+            # request and its acknowledgement under steady traffic.
             committer.index()
         try:
             msg = chan.recv()
@@ -238,7 +247,12 @@ class _Committer:
         self._chan = chan
         self._printer = printer
         self._summaries = summaries
-        self.texts: list[tuple[int, str]] = []
+        self.to_index: list[IndexRow] = []
+        self._text_waiting = 0
+        self._waiting_since = 0.0
+        #: After a failed index run, rows are left to the scan until the session is
+        #: reopened: indexing later rows would leave the failed ones unfindable.
+        self._indexing = True
 
     def lines_go(self) -> None:
         if self._printer is not None:
@@ -249,11 +263,15 @@ class _Committer:
 
         rows: list[RowSummary] = []
         try:
-            rows, new_texts = commit_batch(self._db, decoded)
+            rows, to_index = commit_batch(self._db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
             reply = pickle.dumps(("error", len(decoded), str(exc)))
         else:
-            self.texts.extend(new_texts)
+            if self._indexing:
+                if not self.to_index:
+                    self._waiting_since = time.monotonic()
+                self.to_index.extend(to_index)
+                self._text_waiting += sum(len(r.text) for r in to_index if r.text)
             if self._summaries:
                 reply = pickle.dumps(("ok", [tuple(r) for r in rows]), pickle.HIGHEST_PROTOCOL)
             else:
@@ -264,13 +282,18 @@ class _Committer:
             pass  # the parent is gone: nobody waits for the answer, but the rows are kept
         if self._printer is not None and rows:
             self._printer.add(rows)
-        if len(self.texts) >= _INDEX_BACKLOG:
+        if self.to_index and (
+            len(self.to_index) >= _INDEX_BACKLOG_ROWS
+            or self._text_waiting >= _INDEX_BACKLOG_TEXT
+            or time.monotonic() - self._waiting_since >= _INDEX_MAX_DELAY
+        ):
             self.index()
 
     def index(self) -> None:
-        if self.texts:
-            _index(self._db, self.texts)
-            self.texts = []
+        if self.to_index:
+            self._indexing = _index(self._db, self.to_index)
+            self.to_index = []
+            self._text_waiting = 0
 
 
 # -- parent side --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from inspector.core.decoder import EventDecoder
 from inspector.core.query import (
     QueryError,
     compile_query,
@@ -19,7 +20,7 @@ from inspector.core.query import (
     position_of,
     register_functions,
 )
-from inspector.core.store import SessionStore
+from inspector.core.store import SessionStore, commit_batch
 from tests.factories import append_decoded, captured_request
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
@@ -38,8 +39,12 @@ def _status(event: str, status: str, msg_id: str, to: str) -> bytes:
     return json.dumps({"event": event, "payload": payload}).encode()
 
 
-def _fill(store: SessionStore) -> dict[str, int]:
-    """The 19 catalogue payloads plus status variants; returns name -> id."""
+def _fill(store: SessionStore, indexed: str = "all") -> dict[str, int]:
+    """The 19 catalogue payloads plus status variants; returns name -> id.
+
+    ``indexed``: how many rows the lookup tables and the text index cover yet
+    ("all", "half", "none"), as the writer process leaves them between its index runs.
+    """
     items: list[tuple[str, str, str, bytes]] = []
     for p in sorted(CATALOGUE.glob("*.json")):
         product = p.stem.split("_")[1]
@@ -66,20 +71,30 @@ def _fill(store: SessionStore) -> dict[str, int]:
         ("get_ping", "GET", "/health", b""),
         ("plain", "PUT", "/sms/dlr", b"hello world, special_token and 100% pure"),
     ]
-    summaries = append_decoded(
-        store,
+    requests = [
+        captured_request(path, body, seq=seq, method=method)
+        for seq, (_, method, path, body) in enumerate(items, start=1)
+    ]
+    split = {"all": len(requests), "half": len(requests) // 2, "none": 0}[indexed]
+    summaries = append_decoded(store, requests[:split]) if split else []
+    decoder = EventDecoder()
+    summaries += commit_batch(
+        store._conn,
         [
-            captured_request(path, body, seq=seq, method=method)
-            for seq, (_, method, path, body) in enumerate(items, start=1)
+            (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body))
+            for r in requests[split:]
         ],
-    )
+    )[0]
     return {name: s.id for (name, *_), s in zip(items, summaries, strict=True)}
 
 
-@pytest.fixture
-def db(session_path: Path) -> Iterator[tuple[sqlite3.Connection, dict[str, int]]]:
+@pytest.fixture(params=["all", "half", "none"], ids=lambda p: f"indexed-{p}")
+def db(
+    session_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[sqlite3.Connection, dict[str, int]]]:
+    """Every filter must give the same answer however far the writer's indexing has got."""
     store = SessionStore(session_path)
-    names = _fill(store)
+    names = _fill(store, request.param)
     conn = store.open_reader()
     register_functions(conn)
     try:

@@ -101,7 +101,89 @@ def test_reopening_indexes_text_a_kill_left_unindexed(tmp_path: Path) -> None:
     store.close()  # committed, never indexed: as if the writer died right after
     store = SessionStore(path)
     conn = store.open_reader()
-    hits = conn.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'").fetchall()
+    hits = conn.execute(
+        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'"
+    ).fetchall()
     conn.close()
     store.close()
     assert hits == [(1,)]
+
+
+#: Schema 1 as earlier versions wrote it: SQL indexes on ``requests``, text indexed up to fts_upto.
+_SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, received_us INTEGER NOT NULL,
+    method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, event TEXT NOT NULL,
+    product TEXT NOT NULL, status TEXT NOT NULL, status_class TEXT NOT NULL,
+    message_id TEXT NOT NULL, from_addr TEXT NOT NULL, to_addr TEXT NOT NULL,
+    summary TEXT NOT NULL, body_size INTEGER NOT NULL, warning_count INTEGER NOT NULL,
+    response_status INTEGER NOT NULL, via_tunnel INTEGER NOT NULL, client_addr TEXT NOT NULL,
+    remote TEXT NOT NULL, http_version TEXT NOT NULL, declared_size INTEGER,
+    content_type TEXT NOT NULL, warnings TEXT NOT NULL
+);
+CREATE TABLE request_data (
+    id INTEGER PRIMARY KEY REFERENCES requests(id), headers TEXT NOT NULL, body BLOB NOT NULL,
+    response_headers TEXT NOT NULL, response_body BLOB NOT NULL
+);
+CREATE INDEX requests_event ON requests(event);
+CREATE INDEX requests_status_class ON requests(status_class);
+CREATE INDEX requests_message_id ON requests(message_id);
+CREATE VIRTUAL TABLE requests_fts USING fts5(
+    body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
+);
+INSERT INTO meta(key, value) VALUES ('fts_upto', '0');
+"""
+
+
+def test_a_schema_1_session_is_upgraded_and_keeps_every_row(tmp_path: Path) -> None:
+    from inspector.core.query import compile_query, count_matching, register_functions
+    from inspector.core.timeline import requests_for_message
+
+    path = tmp_path / "old.whsession"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(
+        f"BEGIN; {_SCHEMA_1} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+        " COMMIT;"
+    )
+    bodies = [
+        (1, "whatsapp:message:status", "failure", "m-1", b'{"status": "failed"}'),
+        (2, "whatsapp:message:status", "success", "m-1", b'{"status": "delivered"}'),
+        (3, "sms:message:status", "success", "s-9", b'{"status": "DELIVRD"}'),
+    ]
+    for rid, event, cls, mid, body in bodies:
+        old.execute(
+            "INSERT INTO requests VALUES (?, ?, 0, 'POST', '/', '', ?, '', '', ?, ?, '', '', '',"
+            " ?, 0, 200, 0, '', '127.0.0.1', '1.1', NULL, '', '[]')",
+            (rid, rid, event, cls, mid, len(body)),
+        )
+        old.execute("INSERT INTO request_data VALUES (?, '[]', ?, '[]', x'')", (rid, body))
+    # Rows 1-2 were text-indexed before the old writer stopped; row 3 was not.
+    old.executemany(
+        "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)",
+        [(rid, body.decode()) for rid, _, _, _, body in bodies[:2]],
+    )
+    old.execute("UPDATE meta SET value = '2' WHERE key = 'fts_upto'")
+    old.close()
+
+    SessionStore(path).close()
+
+    conn = sqlite3.connect(path)
+    register_functions(conn)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert not indexes & {"requests_event", "requests_status_class", "requests_message_id"}
+    assert conn.execute("SELECT value FROM meta WHERE key = 'indexed_upto'").fetchone() == ("3",)
+    assert conn.execute("SELECT count(*) FROM by_event").fetchone() == (3,)
+
+    def count(text: str) -> int:
+        return count_matching(conn, compile_query(text))
+
+    assert count("") == 3
+    assert count("event:whatsapp:message:status") == 2
+    assert count("class:success") == 2
+    assert count("id:s-") == 1
+    assert count("delivrd") == 1  # row 3, indexed by the upgrade's catch-up
+    assert count("failed") == 1  # row 1, indexed under schema 1
+    assert [r.id for r in requests_for_message(conn, "m-1")] == [1, 2]
+    conn.close()

@@ -11,8 +11,9 @@ import pytest
 from inspector.core.decoder import EventDecoder
 from inspector.core.lenient_json import parse_lenient
 from inspector.core.record import CapturedRequest
-from inspector.core.store import SessionStore
+from inspector.core.store import SessionStore, commit_batch, index_rows
 from inspector.core.timeline import (
+    _SELECT_BY_MESSAGE,
     compute_delays,
     describe_delays,
     extract_timestamps,
@@ -84,12 +85,35 @@ def test_requests_for_message_groups_by_id_in_arrival_order(session_path: Path) 
             plan = " ".join(
                 str(r)
                 for r in conn.execute(
-                    "EXPLAIN QUERY PLAN SELECT id FROM requests WHERE message_id = ? "
-                    "ORDER BY seq, id",
-                    ("m-1",),
+                    f"EXPLAIN QUERY PLAN {_SELECT_BY_MESSAGE}", ("m-1", "m-1", 10)
                 ).fetchall()
             )
-            assert "requests_message_id" in plan
+            assert "by_message USING PRIMARY KEY" in plan
+        finally:
+            conn.close()
+    finally:
+        store.close()
+
+
+def test_requests_for_message_finds_rows_not_indexed_yet(session_path: Path) -> None:
+    store = SessionStore(session_path)
+    try:
+        _append(store, [_status("m-1", "sent")])
+        # Committed the way the writer process does it: indexed only later.
+        decoder = EventDecoder()
+        body = _status("m-1", "delivered")
+        req = CapturedRequest(
+            store.take_seq(), 1_700_000_100_000_000, "POST", "/whatsapp", "", "HTTP/1.1",
+            "127.0.0.1", [], body,
+        )  # fmt: skip
+        _summaries, pending = commit_batch(
+            store._conn, [(req, decoder.decode("POST", "/whatsapp", "", [], body))]
+        )
+        conn = store.open_reader()
+        try:
+            assert [r.status for r in requests_for_message(conn, "m-1")] == ["sent", "delivered"]
+            index_rows(store._conn, pending)
+            assert [r.status for r in requests_for_message(conn, "m-1")] == ["sent", "delivered"]
         finally:
             conn.close()
     finally:

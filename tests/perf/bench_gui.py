@@ -46,7 +46,7 @@ def rss_bytes() -> int:
 def build_session(path: Path, rows: int) -> None:
     from inspector.core.decoder import EventDecoder
     from inspector.core.record import CapturedRequest
-    from inspector.core.store import SessionStore, commit_batch, index_texts
+    from inspector.core.store import SessionStore, commit_batch, index_rows
 
     decoder = EventDecoder()
     templates = []
@@ -103,8 +103,8 @@ def build_session(path: Path, rows: int) -> None:
                 list(dec.warnings),
             )
             batch.append((req, d))
-        _summaries, texts = commit_batch(conn, batch)
-        index_texts(conn, texts)
+        _summaries, to_index = commit_batch(conn, batch)
+        index_rows(conn, to_index)
         done = min(rows, start + chunk)
         print(
             f"\r  built {done:,}/{rows:,} rows ({time.perf_counter() - t0:.0f} s)",
