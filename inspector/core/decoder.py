@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,7 +21,6 @@ from inspector.core.catalogue import EVENTS_BY_NAME, UNSUBSCRIPTION
 from inspector.core.lenient_json import parse_lenient
 from inspector.core.models import (
     ContactSubscriber,
-    Envelope,
     InboundMessage,
     MessageStatus,
     ProviderModel,
@@ -207,19 +206,15 @@ class EventDecoder:
         data = self._parse(out, query, header_value(headers, "Content-Type") or "", content)
         if data is None:
             return
-        hint, hint_warnings = product_hint(path)
-        if (
-            isinstance(data, Mapping)
-            and isinstance(data.get("event"), str)
-            and isinstance(data.get("payload"), Mapping)
-        ):
-            self._decode_wrapped(out, data)
-        elif isinstance(data, Mapping):
-            self._decode_flat(out, data, hint, hint_warnings)
-        else:
+        # JSON and form data give plain dicts, so ``dict`` (not the slower Mapping ABC) is the test.
+        if not isinstance(data, dict):
             out.warnings.append(
                 f"body is a JSON {type(data).__name__}, not an object; no provider event has that shape"
             )
+        elif isinstance(data.get("event"), str) and isinstance(data.get("payload"), dict):
+            self._decode_wrapped(out, data)
+        else:
+            self._decode_flat(out, data, path)
 
     # -- parsing -----------------------------------------------------------------
 
@@ -262,35 +257,36 @@ class EventDecoder:
 
     # -- wrapped payloads ------------------------------------------------------------
 
-    def _decode_wrapped(self, out: DecodedEvent, data: Mapping[str, Any]) -> None:
-        env = Envelope.model_validate(data)
-        name = env.event
-        extra = sorted(set(data) - {"event", "payload"})
-        if extra:
+    def _decode_wrapped(self, out: DecodedEvent, data: dict[str, Any]) -> None:
+        # The caller has checked the {event: str, payload: object} shape; nothing left to validate.
+        name: str = data["event"]
+        payload: dict[str, Any] = data["payload"]
+        if len(data) > 2:
+            extra = sorted(set(data) - {"event", "payload"})
             out.warnings.append(
                 f"unexpected top-level field(s) next to the payload: {', '.join(extra)}"
             )
         info = EVENTS_BY_NAME.get(name)
         if info is None:
             out.warnings.append(f"unknown event name {name!r}; not in the provider's catalogue")
-            out.product = _s(env.payload.get("channel")) if isinstance(env.payload, Mapping) else ""
+            out.product = _s(payload.get("channel"))
             return
         out.event = name
         out.product = info.product
         if name.endswith(":message:status"):
-            self._status_payload(out, env.payload)
+            self._status_payload(out, payload)
         elif name.endswith(":message:in"):
-            self._inbound_payload(out, env.payload)
+            self._inbound_payload(out, payload)
         elif name.endswith(":unsubscription"):
-            self._unsubscription(out, env.payload)
+            self._unsubscription(out, payload)
         elif name == "sms:message:status":
-            self._sms_dlr(out, env.payload)
+            self._sms_dlr(out, payload)
         elif name == "voice:message:out":
-            self._voice(out, env.payload)
+            self._voice(out, payload)
         elif name == "contacts:subscriber:subscription":
-            self._contact(out, env.payload)
+            self._contact(out, payload)
 
-    def _status_payload(self, out: DecodedEvent, payload: Mapping[str, Any]) -> None:
+    def _status_payload(self, out: DecodedEvent, payload: dict[str, Any]) -> None:
         model = self._validate(out, MessageStatus, payload)
         if model is None:
             return
@@ -313,7 +309,7 @@ class EventDecoder:
                 f"status {out.status!r} is not one of sent, delivered, read, failed, deleted"
             )
 
-    def _inbound_payload(self, out: DecodedEvent, payload: Mapping[str, Any]) -> None:
+    def _inbound_payload(self, out: DecodedEvent, payload: dict[str, Any]) -> None:
         model = self._validate(out, InboundMessage, payload)
         if model is None:
             return
@@ -332,19 +328,17 @@ class EventDecoder:
         if msg is not None:
             content = msg.payload or {}
             kind = _s(msg.type)
-            text = content.get("text") if isinstance(content, Mapping) else None
+            text = content.get("text")
             if text:
                 out.summary = _clip(_s(text))
             else:
-                caption = _s(content.get("caption")) if isinstance(content, Mapping) else ""
-                url = _s(content.get("url")) if isinstance(content, Mapping) else ""
+                caption = _s(content.get("caption"))
+                url = _s(content.get("url"))
                 out.summary = _clip(f"[{kind or 'message'}] {caption or url}".strip())
 
     # -- flat payloads ---------------------------------------------------------------
 
-    def _decode_flat(
-        self, out: DecodedEvent, data: Mapping[str, Any], hint: str, hint_warnings: list[str]
-    ) -> None:
+    def _decode_flat(self, out: DecodedEvent, data: dict[str, Any], path: str) -> None:
         keys = set(data)
         dlr_code = _s(data.get("status")).strip().upper() in _SMS_STATUS
         scored = []
@@ -368,6 +362,7 @@ class EventDecoder:
             )
         name = scored[0][1]
         if name == "unsubscription":
+            hint, hint_warnings = product_hint(path)
             out.warnings.extend(hint_warnings)
             if hint:
                 out.event = f"{hint}:unsubscription"
@@ -390,7 +385,7 @@ class EventDecoder:
         else:
             self._contact(out, data)
 
-    def _sms_dlr(self, out: DecodedEvent, data: Mapping[str, Any]) -> None:
+    def _sms_dlr(self, out: DecodedEvent, data: dict[str, Any]) -> None:
         model = self._validate(out, SmsDeliveryReport, data)
         if model is None:
             return
@@ -404,7 +399,7 @@ class EventDecoder:
         elif out.status:
             out.warnings.append(f"SMS status {out.status!r} is not a known delivery report code")
 
-    def _unsubscription(self, out: DecodedEvent, data: Mapping[str, Any]) -> None:
+    def _unsubscription(self, out: DecodedEvent, data: dict[str, Any]) -> None:
         model = self._validate(out, Unsubscription, data)
         if model is None:
             return
@@ -416,7 +411,7 @@ class EventDecoder:
         if model.type:
             out.summary = _clip(f"opt-out of {model.type} {_s(model.value)}")
 
-    def _voice(self, out: DecodedEvent, data: Mapping[str, Any]) -> None:
+    def _voice(self, out: DecodedEvent, data: dict[str, Any]) -> None:
         model = self._validate(out, VoiceCallRecord, data)
         if model is None:
             return
@@ -434,7 +429,7 @@ class EventDecoder:
         if model.duration:
             out.summary = _clip(f"{_s(model.source)} call, {model.duration} s".strip())
 
-    def _contact(self, out: DecodedEvent, data: Mapping[str, Any]) -> None:
+    def _contact(self, out: DecodedEvent, data: dict[str, Any]) -> None:
         model = self._validate(out, ContactSubscriber, data)
         if model is None:
             return
@@ -448,12 +443,11 @@ class EventDecoder:
     # -- helpers -----------------------------------------------------------------
 
     @staticmethod
-    def _validate(out: DecodedEvent, model: type[ProviderModel], data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            out.warnings.append(f"payload is a {type(data).__name__}, expected an object")
-            return None
+    def _validate(out: DecodedEvent, model: type[ProviderModel], data: dict[str, Any]) -> Any:
+        # The model's own validator: what model_validate calls, minus its Python-level wrapper.
+        validate = model.__pydantic_validator__.validate_python
         try:
-            parsed = model.model_validate(data)
+            parsed = validate(data)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
@@ -461,7 +455,7 @@ class EventDecoder:
             out.warnings.append(f"payload fields have unexpected types ({problems})")
             cleaned = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
             try:
-                parsed = model.model_validate(cleaned)
+                parsed = validate(cleaned)
             except ValidationError:
                 return None
         missing = [k for k in model.expected if k not in data]

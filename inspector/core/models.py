@@ -132,10 +132,3 @@ class InboundMessage(ProviderModel):
     message: InboundContent | None = None
 
     expected = ("id", "channels", "recipient", "message")
-
-
-class Envelope(ProviderModel):
-    """The ``{"event": ..., "payload": ...}`` wrapper some events arrive in."""
-
-    event: str
-    payload: dict[str, Any]
