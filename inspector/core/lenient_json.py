@@ -35,6 +35,8 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
     return line, col
 
 
+#: Only whitespace between a comma and the bracket that makes it a trailing one.
+_CLOSER_AHEAD = re.compile(r"[ \t\r\n]*[}\]]")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|,(?=\s*[}\]])|[A-Za-z0-9_+\-.]+')
 
 
@@ -60,28 +62,26 @@ def _repair(text: str) -> tuple[str, list[str]]:
     return _TOKEN.sub(fix, text), notes
 
 
-def _repair_where_it_stops(text: str) -> tuple[Any, list[str]] | None:
+def _repair_where_it_stops(text: str, pos: int, msg: str) -> tuple[Any, list[str]] | None:
     """Mend the fault at the position the parser gives up, and parse again.
 
-    A body has a fault or two, and the C parser finds each for us at its speed:
-    far cheaper than tokenizing the whole body in Python, which matters for a
-    25 MB payload.  Only orjson's two structural complaints are mended here (a
-    trailing comma, a character where a value or delimiter belongs); anything
-    else, such as a bad escape inside a string, returns None.
+    ``pos`` and ``msg`` say where and why parsing ``text`` itself failed.  A body
+    has a fault or two, and the C parser finds each for us at its speed: far
+    cheaper than tokenizing the whole body in Python, which matters for a 25 MB
+    payload.  Only orjson's two structural complaints are mended here (a trailing
+    comma, a character where a value or delimiter belongs); anything else, such
+    as a bad escape inside a string, returns None.
     """
     notes: list[str] = []
     cur = text
     shift = 0  # characters added (+) or removed (-) so far, all before the next fault
-    for _ in range(_MAX_POINT_FIXES):
-        try:
-            return orjson.loads(cur), notes
-        except orjson.JSONDecodeError as exc:
-            pos, msg = exc.pos, exc.msg
+    # The caller's strict parse was the first of at most _MAX_POINT_FIXES parses.
+    for _ in range(_MAX_POINT_FIXES - 1):
         if pos >= len(cur):
             return None
         if msg.startswith("trailing comma"):
             k = pos if cur[pos] == "," else cur.rfind(",", 0, pos)
-            if k < 0 or cur[k + 1 :].lstrip(" \t\r\n")[:1] not in ("}", "]"):
+            if k < 0 or not _CLOSER_AHEAD.match(cur, k + 1):
                 return None
             line, col = _line_col(text, k - shift)
             notes.append(f"trailing comma at line {line} column {col}")
@@ -103,6 +103,10 @@ def _repair_where_it_stops(text: str) -> tuple[Any, list[str]] | None:
             shift += len(quoted) - len(word)
         else:
             return None
+        try:
+            return orjson.loads(cur), notes
+        except orjson.JSONDecodeError as exc:
+            pos, msg = exc.pos, exc.msg
     return None
 
 
@@ -110,6 +114,14 @@ def _lenient_warning(notes: list[str]) -> str:
     shown = "; ".join(notes[:_MAX_REPORTED])
     more = f" (and {len(notes) - _MAX_REPORTED} more)" if len(notes) > _MAX_REPORTED else ""
     return f"body is not valid JSON: {shown}{more}; decoded leniently"
+
+
+def _json_problem(exc: ValueError) -> str:
+    msg = getattr(exc, "msg", str(exc))
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    where = f" at line {lineno} column {colno}" if lineno is not None else ""
+    return f"body is not valid JSON: {msg}{where}"
 
 
 def parse_lenient(text: str) -> ParseResult:
@@ -120,9 +132,10 @@ def parse_lenient(text: str) -> ParseResult:
         result.value = orjson.loads(text)
         result.ok = True
         return result
-    except orjson.JSONDecodeError:
-        pass
-    mended = _repair_where_it_stops(text)
+    except orjson.JSONDecodeError as exc:
+        # Where and why only: keeping the exception would tie this frame into a reference cycle.
+        pos, msg = exc.pos, exc.msg
+    mended = _repair_where_it_stops(text, pos, msg)
     if mended is not None and mended[1]:
         result.value = mended[0]
         result.ok = True
@@ -138,7 +151,7 @@ def parse_lenient(text: str) -> ParseResult:
         result.warnings.append("body is JSON nested too deeply to decode; shown raw only")
         return result
     except ValueError as exc:
-        strict_error = exc
+        strict_problem = _json_problem(exc)
     repaired, notes = _repair(text)
     if notes:
         try:
@@ -152,9 +165,5 @@ def parse_lenient(text: str) -> ParseResult:
             result.ok = True
             result.warnings.append(_lenient_warning(notes))
             return result
-    msg = getattr(strict_error, "msg", str(strict_error))
-    lineno = getattr(strict_error, "lineno", None)
-    colno = getattr(strict_error, "colno", None)
-    where = f" at line {lineno} column {colno}" if lineno is not None else ""
-    result.warnings.append(f"body is not valid JSON: {msg}{where}")
+    result.warnings.append(strict_problem)
     return result
