@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -152,9 +153,15 @@ def decode_content(body: bytes, encoding: str | None) -> tuple[bytes, str | None
     return body, f"Content-Encoding {enc} is not decoded; body shown as received"
 
 
+@lru_cache(maxsize=256)
+def _path_products(path: str) -> tuple[str, ...]:
+    """Product words in ``path``, each once, in order; cached, since a webhook's path repeats."""
+    return tuple(dict.fromkeys(_PATH_HINT.findall(path.lower())))
+
+
 def product_hint(path: str) -> tuple[str, list[str]]:
     """Product word in the URL path (letters around it not allowed, digits and slashes are)."""
-    found = list(dict.fromkeys(_PATH_HINT.findall(path.lower())))
+    found = _path_products(path)
     if len(found) == 1:
         return found[0], []
     if len(found) > 1:
