@@ -50,7 +50,7 @@ _INDEX_SCHEMA = (
     _KEY_TABLES
     + """
 CREATE VIRTUAL TABLE requests_fts USING fts5(
-    body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
+    body, content='', columnsize=0, tokenize="unicode61 remove_diacritics 2 tokenchars '_'"
 );
 INSERT INTO meta(key, value) VALUES ('indexed_upto', '0');
 """
@@ -248,28 +248,18 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-class IndexRow(NamedTuple):
-    """What the lookup structures need of a committed row (see :func:`index_rows`)."""
-
-    id: int
-    event: str
-    status_class: str
-    message_id: str
-    text: str | None  # body text for the full-text index, None when not indexable
-
-
 def commit_batch(
     conn: sqlite3.Connection, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]
-) -> tuple[list[RowSummary], list[IndexRow]]:
+) -> tuple[list[RowSummary], list[tuple[int, str]]]:
     """Insert decoded requests in one committed transaction.
 
-    Returns their summaries and what is still to be indexed; indexing is left to
-    :func:`index_rows` so it stays out of the path that acknowledges requests.
+    Returns their summaries and the body texts for the full-text index; indexing is
+    left to :func:`index_rows` so it stays out of the path that acknowledges requests.
     """
     summaries: list[RowSummary] = []
     request_rows: list[tuple[Any, ...]] = []
     data_rows: list[tuple[Any, ...]] = []
-    to_index: list[IndexRow] = []
+    texts: list[tuple[int, str]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         rid = int(conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0])
@@ -320,45 +310,46 @@ def commit_batch(
                     req.response_body,
                 )
             )
-            to_index.append(
-                IndexRow(rid, dec.event, dec.status_class, dec.message_id, _fts_text(req.body))
-            )
+            text = _fts_text(req.body)
+            if text is not None:
+                texts.append((rid, text))
         conn.executemany(_INSERT_REQUEST, request_rows)
         conn.executemany(_INSERT_DATA, data_rows)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return summaries, to_index
+    return summaries, texts
 
 
-def index_rows(conn: sqlite3.Connection, rows: Sequence[IndexRow]) -> None:
-    """Add committed rows to the lookup structures and remember how far they reach.
+#: Lookup tables filled from ``requests`` by :func:`index_rows`: table, key column, rows kept.
+_KEYS = (
+    ("by_event", "event", ""),
+    ("by_class", "status_class", ""),
+    ("by_message", "message_id", "AND message_id != ''"),
+)
 
-    ``rows`` must be every row after the current ``indexed_upto``, in id order (the
-    scan of rows past that mark is what makes a row findable before it is indexed).
-    Keys are inserted sorted, so a batch touches each B-tree page once.
+
+def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, str]]) -> None:
+    """Index the rows after ``indexed_upto`` up to ``upto`` and move the mark there.
+
+    The lookup tables are filled from the stored rows by SQLite itself, keys sorted so
+    that a batch touches each B-tree page once; ``texts`` are those rows' body texts
+    for the full-text index (from :func:`commit_batch`, or read back by
+    :func:`catch_up_index`).
     """
-    if not rows:
-        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(
-            "INSERT INTO by_event(event, id) VALUES (?, ?)", sorted((r.event, r.id) for r in rows)
-        )
-        conn.executemany(
-            "INSERT INTO by_class(status_class, id) VALUES (?, ?)",
-            sorted((r.status_class, r.id) for r in rows),
-        )
-        conn.executemany(
-            "INSERT INTO by_message(message_id, id) VALUES (?, ?)",
-            sorted((r.message_id, r.id) for r in rows if r.message_id),
-        )
-        conn.executemany(
-            "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)",
-            [(r.id, r.text) for r in rows if r.text is not None],
-        )
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(rows[-1].id),))
+        done = int(conn.execute(f"SELECT {INDEXED_UPTO}").fetchone()[0])
+        if upto > done:
+            for table, column, extra in _KEYS:
+                conn.execute(
+                    f"INSERT INTO {table} ({column}, id) SELECT {column}, id FROM requests "
+                    f"WHERE id > ? AND id <= ? {extra} ORDER BY {column}, id",
+                    (done, upto),
+                )
+            conn.executemany("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", texts)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(upto),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -371,20 +362,12 @@ def catch_up_index(conn: sqlite3.Connection, chunk: int = 2000) -> int:
     total = 0
     while True:
         rows = conn.execute(
-            "SELECT r.id, r.event, r.status_class, r.message_id, d.body "
-            "FROM requests r LEFT JOIN request_data d ON d.id = r.id "
-            "WHERE r.id > ? ORDER BY r.id LIMIT ?",
-            (done, chunk),
+            "SELECT id, body FROM request_data WHERE id > ? ORDER BY id LIMIT ?", (done, chunk)
         ).fetchall()
         if not rows:
             return total
-        index_rows(
-            conn,
-            [
-                IndexRow(rid, event, cls, mid, _fts_text(bytes(body or b"")))
-                for rid, event, cls, mid, body in rows
-            ],
-        )
+        texts = [(rid, t) for rid, body in rows if (t := _fts_text(bytes(body))) is not None]
+        index_rows(conn, rows[-1][0], texts)
         done = rows[-1][0]
         total += len(rows)
 
@@ -492,8 +475,9 @@ class SessionStore:
         in-process path for tools and tests that fill a session directly.
         """
         with self._write_lock:
-            summaries, to_index = commit_batch(self._conn, batch)
-            index_rows(self._conn, to_index)
+            summaries, texts = commit_batch(self._conn, batch)
+            if summaries:
+                index_rows(self._conn, summaries[-1].id, texts)
         self.notify(summaries)
         return summaries
 

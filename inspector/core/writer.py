@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.record import CapturedRequest
-from inspector.core.store import IndexRow, RowSummary, SessionStore, catch_up_index, index_rows
+from inspector.core.store import RowSummary, SessionStore, catch_up_index, index_rows
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,9 @@ class _FrameSocket:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _index(db: sqlite3.Connection, rows: list[IndexRow]) -> bool:
+def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> bool:
     try:
-        index_rows(db, rows)
+        index_rows(db, upto, texts)
     except Exception as exc:  # noqa: BLE001 - rows are safe; indexing catches up on reopen
         print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
         return False
@@ -172,7 +172,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
     while True:
-        if committer.to_index and not chan.waiting(_INDEX_QUIET):
+        if committer.waiting and not chan.waiting(_INDEX_QUIET):
             # Indexing costs far less per row in big transactions, so it waits for a
             # quiet moment (or a backlog, see _Committer), never sitting between a
             # request and its acknowledgement under steady traffic.
@@ -247,9 +247,12 @@ class _Committer:
         self._chan = chan
         self._printer = printer
         self._summaries = summaries
-        self.to_index: list[IndexRow] = []
-        self._text_waiting = 0
+        #: Rows committed but not indexed yet: how many, their body texts, since when.
+        self.waiting = 0
+        self._texts: list[tuple[int, str]] = []
+        self._text_size = 0
         self._waiting_since = 0.0
+        self._last_id = 0
         #: After a failed index run, rows are left to the scan until the session is
         #: reopened: indexing later rows would leave the failed ones unfindable.
         self._indexing = True
@@ -263,15 +266,17 @@ class _Committer:
 
         rows: list[RowSummary] = []
         try:
-            rows, to_index = commit_batch(self._db, decoded)
+            rows, texts = commit_batch(self._db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
             reply = pickle.dumps(("error", len(decoded), str(exc)))
         else:
-            if self._indexing:
-                if not self.to_index:
+            if self._indexing and rows:
+                if not self.waiting:
                     self._waiting_since = time.monotonic()
-                self.to_index.extend(to_index)
-                self._text_waiting += sum(len(r.text) for r in to_index if r.text)
+                self.waiting += len(rows)
+                self._last_id = rows[-1].id
+                self._texts.extend(texts)
+                self._text_size += sum(len(t) for _, t in texts)
             if self._summaries:
                 reply = pickle.dumps(("ok", [tuple(r) for r in rows]), pickle.HIGHEST_PROTOCOL)
             else:
@@ -282,18 +287,19 @@ class _Committer:
             pass  # the parent is gone: nobody waits for the answer, but the rows are kept
         if self._printer is not None and rows:
             self._printer.add(rows)
-        if self.to_index and (
-            len(self.to_index) >= _INDEX_BACKLOG_ROWS
-            or self._text_waiting >= _INDEX_BACKLOG_TEXT
+        if self.waiting and (
+            self.waiting >= _INDEX_BACKLOG_ROWS
+            or self._text_size >= _INDEX_BACKLOG_TEXT
             or time.monotonic() - self._waiting_since >= _INDEX_MAX_DELAY
         ):
             self.index()
 
     def index(self) -> None:
-        if self.to_index:
-            self._indexing = _index(self._db, self.to_index)
-            self.to_index = []
-            self._text_waiting = 0
+        if self.waiting:
+            self._indexing = _index(self._db, self._last_id, self._texts)
+            self.waiting = 0
+            self._texts = []
+            self._text_size = 0
 
 
 # -- parent side --------------------------------------------------------------------------

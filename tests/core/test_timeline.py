@@ -106,13 +106,13 @@ def test_requests_for_message_finds_rows_not_indexed_yet(session_path: Path) -> 
             store.take_seq(), 1_700_000_100_000_000, "POST", "/whatsapp", "", "HTTP/1.1",
             "127.0.0.1", [], body,
         )  # fmt: skip
-        _summaries, pending = commit_batch(
+        summaries, texts = commit_batch(
             store._conn, [(req, decoder.decode("POST", "/whatsapp", "", [], body))]
         )
         conn = store.open_reader()
         try:
             assert [r.status for r in requests_for_message(conn, "m-1")] == ["sent", "delivered"]
-            index_rows(store._conn, pending)
+            index_rows(store._conn, summaries[-1].id, texts)
             assert [r.status for r in requests_for_message(conn, "m-1")] == ["sent", "delivered"]
         finally:
             conn.close()

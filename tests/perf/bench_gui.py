@@ -103,8 +103,8 @@ def build_session(path: Path, rows: int) -> None:
                 list(dec.warnings),
             )
             batch.append((req, d))
-        _summaries, to_index = commit_batch(conn, batch)
-        index_rows(conn, to_index)
+        summaries, texts = commit_batch(conn, batch)
+        index_rows(conn, summaries[-1].id, texts)
         done = min(rows, start + chunk)
         print(
             f"\r  built {done:,}/{rows:,} rows ({time.perf_counter() - t0:.0f} s)",
