@@ -157,7 +157,10 @@ def main() -> int:
     os.environ["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(home / "config")
     os.environ["WEBHOOK_INSPECTOR_DATA_DIR"] = str(home / "data")
 
-    cached = args.cache / f"wi-bench-{args.rows}.whsession"
+    from inspector.core.store import SCHEMA_VERSION
+
+    # One cache per schema: an older file would be upgraded inside the timed open.
+    cached = args.cache / f"wi-bench-{args.rows}-schema{SCHEMA_VERSION}.whsession"
     if not cached.exists():
         print(f"building {cached} (once) ...")
         build_session(cached, args.rows)
