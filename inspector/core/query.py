@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from inspector.core.catalogue import (
     EVENTS,
@@ -466,14 +468,28 @@ def _events_matching(value: str) -> list[str]:
 class _Compiler:
     params: list[object] = field(default_factory=list)
     uses_regexp: bool = False
+    lookups: list[Lookup] = field(default_factory=list)
+    #: Whether the node being compiled must hold for every matching row (it is the
+    #: query or one of its top-level AND terms); only such a term can use a lookup
+    #: table to find the rows: under OR or NOT every row is looked at anyway.
+    required: bool = True
 
     def compile(self, node: Node) -> str:
         if isinstance(node, And):
             return "(" + " AND ".join(self.compile(n) for n in node.nodes) + ")"
+        required = self.required
         if isinstance(node, Or):
-            return "(" + " OR ".join(self.compile(n) for n in node.nodes) + ")"
+            self.required = False
+            try:
+                return "(" + " OR ".join(self.compile(n) for n in node.nodes) + ")"
+            finally:
+                self.required = required
         if isinstance(node, Not):
-            return f"(NOT {self.compile(node.node)})"
+            self.required = False
+            try:
+                return f"(NOT {self.compile(node.node)})"
+            finally:
+                self.required = required
         if isinstance(node, Text):
             expr = _fts_string(node.text) if node.phrase else _fts_string(node.text) + "*"
             self.params.extend((expr, node.text, int(node.phrase)))
@@ -494,7 +510,7 @@ class _Compiler:
         name, value, pos = node.name, node.value, node.pos
         if name == "event":
             if value.lower() in ("none", "-"):
-                return self.keyed("by_event", "event = ''", [])
+                return self.keyed("by_event", "event = ''")
             names = _events_matching(value)
             if not names:
                 raise QueryError(
@@ -502,7 +518,7 @@ class _Compiler:
                     "event:sms, event:unsubscription)",
                     pos,
                 )
-            return self.keyed("by_event", f"event IN ({', '.join('?' for _ in names)})", names)
+            return self.keyed("by_event", f"event IN ({', '.join(map(_literal, names))})")
         if name == "product":
             product = _PRODUCT_ALIASES.get(value.lower())
             if product is None:
@@ -515,7 +531,7 @@ class _Compiler:
                 raise QueryError(
                     f"unknown status class {value!r} (one of {', '.join(STATUS_CLASSES)})", pos
                 )
-            return self.keyed("by_class", "status_class = ?", [cls])
+            return self.keyed("by_class", f"status_class = {_literal(cls)}")
         if name == "status":
             self.params.append(value)
             return "(status = ? COLLATE NOCASE)"
@@ -538,20 +554,35 @@ class _Compiler:
             return f"({column} LIKE ? ESCAPE '\\')"
         lo, hi = _prefix_bounds(value)
         if column == "message_id":
-            return self.keyed("by_message", "message_id >= ? AND message_id < ?", [lo, hi])
+            return self.keyed(
+                "by_message", f"message_id >= {_literal(lo)} AND message_id < {_literal(hi)}"
+            )
         self.params.extend((lo, hi))
         return f"({column} >= ? AND {column} < ?)"
 
-    def keyed(self, table: str, condition: str, params: Sequence[object]) -> str:
-        """A condition on a column with a lookup table (see ``inspector.core.store``): the
-        table answers for the rows it covers, a scan of the few newer rows for the rest.
-        ``condition`` names the column as both tables do."""
-        self.params.extend(params)
-        self.params.extend(params)
-        return (
-            f"id IN (SELECT id FROM {table} WHERE {condition}"
-            f" UNION ALL SELECT id FROM requests WHERE id > {INDEXED_UPTO} AND {condition})"
-        )
+    def keyed(self, table: str, condition: str) -> str:
+        """A condition on a column that has a lookup table (see ``inspector.core.store``).
+
+        It compiles to the plain condition, which is right for every row; when it is a
+        required term it is also marked, so that :func:`bind` may swap in the lookup
+        where that is cheaper.  ``condition`` names the column as both tables do and
+        holds its values as literals, so both forms take the same parameters (none).
+        """
+        plain = f"({condition})"
+        if not self.required:
+            return plain
+        marked = f"(/*lookup {len(self.lookups)}*/ {condition})"
+        self.lookups.append(Lookup(marked, table, condition))
+        return marked
+
+
+class Lookup(NamedTuple):
+    """A required term that a lookup table can answer: its marked text in the WHERE
+    clause, the table, and the condition on the column both share."""
+
+    marked: str
+    table: str
+    condition: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +593,7 @@ class CompiledQuery:
     where: str
     params: tuple[object, ...]
     uses_regexp: bool
+    lookups: tuple[Lookup, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -578,7 +610,59 @@ def compile_query(text: str) -> CompiledQuery:
         return MATCH_ALL
     comp = _Compiler()
     where = comp.compile(node)
-    return CompiledQuery(text, where, tuple(comp.params), comp.uses_regexp)
+    return CompiledQuery(text, where, tuple(comp.params), comp.uses_regexp, tuple(comp.lookups))
+
+
+def _literal(value: str) -> str:
+    """An SQL string literal (values of lookup conditions are inlined, see ``keyed``)."""
+    if "\x00" in value:
+        raise QueryError("a filter cannot contain a NUL character", 0)
+    return "'" + value.replace("'", "''") + "'"
+
+
+#: A lookup table is used for a term only when at most this share of the rows match:
+#: collecting and fetching the rows it names costs about ten times as much per row
+#: as checking a row's column during a scan.
+LOOKUP_SHARE = 0.08
+_LOOKUP_MIN_ROWS = 2000
+_LOOKUP_CACHE_SECONDS = 2.0
+_lookup_cache: dict[tuple[int, str], tuple[float, bool]] = {}
+
+
+def _selective(conn: sqlite3.Connection, lookup: Lookup) -> bool:
+    key = (id(conn), lookup.marked + lookup.condition)
+    now = time.monotonic()
+    hit = _lookup_cache.get(key)
+    if hit is not None and now - hit[0] < _LOOKUP_CACHE_SECONDS:
+        return hit[1]
+    rows = conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
+    limit = max(_LOOKUP_MIN_ROWS, int(rows * LOOKUP_SHARE))
+    # Counting stops at the limit, so asking costs at most that many index entries.
+    found = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {lookup.table} WHERE {lookup.condition} LIMIT ?)",
+        (limit,),
+    ).fetchone()[0]
+    selective = found < limit
+    if len(_lookup_cache) > 256:
+        _lookup_cache.clear()
+    _lookup_cache[key] = (now, selective)
+    return selective
+
+
+def bind(conn: sqlite3.Connection, query: CompiledQuery) -> str:
+    """The query's WHERE clause for this session: lookup tables for the required terms
+    that match few rows (they then find them without a scan), plain conditions else."""
+    where = query.where
+    for lookup in query.lookups:
+        if _selective(conn, lookup):
+            cond = lookup.condition
+            where = where.replace(
+                lookup.marked,
+                f"id IN (SELECT id FROM {lookup.table} WHERE {cond} UNION ALL SELECT id "
+                f"FROM requests WHERE id > {INDEXED_UPTO} AND {cond})",
+                1,
+            )
+    return where
 
 
 # -- running ----------------------------------------------------------------------------
@@ -648,14 +732,17 @@ def count_matching(
     min_id: int | None = None,
 ) -> int:
     """How many requests match (with ``min_id < id <= max_id`` where given)."""
-    where, params = _bounded(query, max_id, min_id)
+    where, params = _bounded(conn, query, max_id, min_id)
     return int(conn.execute(f"SELECT count(*) FROM requests WHERE {where}", params).fetchone()[0])
 
 
 def _bounded(
-    query: CompiledQuery, max_id: int | None, min_id: int | None = None
+    conn: sqlite3.Connection,
+    query: CompiledQuery,
+    max_id: int | None,
+    min_id: int | None = None,
 ) -> tuple[str, tuple[object, ...]]:
-    where = query.where
+    where = bind(conn, query)
     params: tuple[object, ...] = query.params
     if max_id is not None:
         where = f"id <= ? AND {where}"
@@ -678,7 +765,7 @@ def fetch_ids(
     min_id: int | None = None,
 ) -> list[int]:
     """One page of matching ids in the given order (ties broken by arrival)."""
-    where, params = _bounded(query, max_id, min_id)
+    where, params = _bounded(conn, query, max_id, min_id)
     sql = (
         f"SELECT id FROM requests WHERE {where} "
         f"ORDER BY {_order_by(sort_column, descending)} LIMIT ? OFFSET ?"
@@ -696,7 +783,7 @@ def position_of(
     max_id: int | None = None,
 ) -> int | None:
     """Row index of ``request_id`` in the filtered, sorted list; ``None`` if it does not match."""
-    where, params = _bounded(query, max_id)
+    where, params = _bounded(conn, query, max_id)
     found = conn.execute(
         f"SELECT {_sort_expr(sort_column)} FROM requests WHERE id = ? AND {where}",
         (request_id, *params),

@@ -407,7 +407,9 @@ class EventTableModel(QAbstractTableModel):
             self._query = user
             return
         where = " AND ".join([*extra, f"({user.where})"])
-        self._query = CompiledQuery(user.text, where, (*params, *user.params), user.uses_regexp)
+        self._query = CompiledQuery(
+            user.text, where, (*params, *user.params), user.uses_regexp, user.lookups
+        )
 
     def _page(self, page_no: int) -> list[int]:
         page = self._pages.get(page_no)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from inspector.core import query as query_module
 from inspector.core.decoder import EventDecoder
 from inspector.core.query import (
     QueryError,
+    bind,
     compile_query,
     count_matching,
     fetch_ids,
@@ -88,13 +90,22 @@ def _fill(store: SessionStore, indexed: str = "all") -> dict[str, int]:
     return {name: s.id for (name, *_), s in zip(items, summaries, strict=True)}
 
 
-@pytest.fixture(params=["all", "half", "none"], ids=lambda p: f"indexed-{p}")
+@pytest.fixture(
+    params=[(i, lookups) for i in ("all", "half", "none") for lookups in (True, False)],
+    ids=lambda p: f"indexed-{p[0]}-{'lookups' if p[1] else 'scans'}",
+)
 def db(
-    session_path: Path, request: pytest.FixtureRequest
+    session_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[sqlite3.Connection, dict[str, int]]]:
-    """Every filter must give the same answer however far the writer's indexing has got."""
+    """Every filter must give the same answer however far the writer's indexing has got,
+    whether its terms are answered by the lookup tables or by scanning the rows."""
+    indexed, lookups = request.param
+    monkeypatch.setattr(query_module, "_lookup_cache", {})
+    if not lookups:
+        monkeypatch.setattr(query_module, "_LOOKUP_MIN_ROWS", 0)
+        monkeypatch.setattr(query_module, "LOOKUP_SHARE", 0.0)
     store = SessionStore(session_path)
-    names = _fill(store, request.param)
+    names = _fill(store, indexed)
     conn = store.open_reader()
     register_functions(conn)
     try:
@@ -346,3 +357,40 @@ def test_rows_not_yet_indexed_match_like_the_full_text_index(
     assert count_matching(conn, q) == (1 if expected else 0)
     conn.close()
     store.close()
+
+
+def test_required_terms_use_a_lookup_only_when_few_rows_match(db) -> None:
+    conn, _names = db
+    query = compile_query("class:failure method:POST")
+    sql = f"EXPLAIN QUERY PLAN SELECT id FROM requests WHERE {bind(conn, query)}"
+    plan = " ".join(str(r) for r in conn.execute(sql, query.params))
+    # Few rows of the session match... unless scans were forced for this run.
+    assert ("by_class" in plan) == (query_module.LOOKUP_SHARE > 0)
+    # Under OR and NOT a term never uses its lookup table: every row is read anyway.
+    for text in ("class:failure OR method:GET", "-class:failure", "-(event:sms id:m)"):
+        assert compile_query(text).lookups == ()
+        assert "by_" not in bind(conn, compile_query(text))
+
+
+def test_a_lookup_is_left_out_when_most_rows_match(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "many.whsession")
+    body = b'{"event": "whatsapp:message:status", "payload": {"id": "x", "status": "read"}}'
+    append_decoded(store, [captured_request("/wa", body, seq=n) for n in range(1, 3001)])
+    conn = store.open_reader()
+    try:
+        query = compile_query("event:whatsapp:message:status")
+        assert len(query.lookups) == 1
+        # 3,000 of 3,000 rows match: collecting them from the lookup table would cost
+        # more than checking each row's column.
+        assert "by_event" not in bind(conn, query)
+        assert count_matching(conn, query) == 3000
+        assert "by_event" in bind(conn, compile_query("event:sms"))
+    finally:
+        conn.close()
+        store.close()
+
+
+def test_quotes_in_looked_up_values_cannot_inject(db) -> None:
+    conn, _names = db
+    for text in ("id:'", 'id:"x\' OR 1=1 --"', "id:a'b"):
+        assert count_matching(conn, compile_query(text)) == 0
