@@ -51,9 +51,9 @@ _MAX_RESTARTS = 5
 #: moment: the parent has sent nothing for this long (seconds)...
 _INDEX_QUIET = 0.05
 #: ...but under steady traffic it runs anyway once this many rows wait,
-_INDEX_BACKLOG_ROWS = 8192
+_INDEX_BACKLOG_ROWS = 32768
 #: or their body text reaches this many characters,
-_INDEX_BACKLOG_TEXT = 16 << 20
+_INDEX_BACKLOG_TEXT = 32 << 20
 #: or the oldest has waited this long (seconds): rows not indexed yet are found by a
 #: scan, which stays cheap for this many.
 _INDEX_MAX_DELAY = 1.0
