@@ -60,6 +60,9 @@ _INDEX_MAX_DELAY = 1.0
 #: Requests decoded and committed per transaction (and per answer to the parent).
 _CHUNK = 32
 _CHECKPOINT_EVERY = 1.0
+#: capture's lines wait for an idle moment, but no longer than this (seconds) or this many.
+_LINES_MAX_DELAY = 0.1
+_LINES_BACKLOG = 4096
 
 
 class WriterError(Exception):
@@ -171,7 +174,10 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     checkpointer = _Checkpointer(path)
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
+    printer = committer.printer
     while True:
+        if printer is not None and printer.pending and not chan.waiting(0):
+            printer.flush()
         if committer.waiting and not chan.waiting(_INDEX_QUIET):
             # Indexing costs far less per row in big transactions, so it waits for a
             # quiet moment (or a backlog, see _Committer), never sitting between a
@@ -195,6 +201,8 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
             committer.commit(
                 [(r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk]
             )
+    if printer is not None:
+        printer.flush()
     committer.index()
     checkpointer.stop()
     db.close()
@@ -203,31 +211,47 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
 
 class _LinePrinter:
     """capture's per-request lines, written from this process so that formatting them
-    takes nothing from the listener; held back until the parent has printed its own."""
+    takes nothing from the listener; held back until the parent has printed its own.
+
+    Lines are written when the writer has nothing else to do, or at the latest
+    ``_LINES_MAX_DELAY`` after their requests were committed: under load, formatting
+    them never sits between one acknowledgement and the next commit.
+    """
 
     def __init__(self) -> None:
-        self._held: list[str] | None = []
+        self._pending: list[RowSummary] = []
+        self._since = 0.0
+        self._go = False
         self._broken = False
 
     def go(self) -> None:
-        held, self._held = self._held, None
-        if held:
-            self._write(held)
+        self._go = True
+        self.flush()
+
+    @property
+    def pending(self) -> bool:
+        return self._go and bool(self._pending)
 
     def add(self, rows: list[RowSummary]) -> None:
-        from inspector.core.lines import format_line
-
-        text = [format_line(r) + "\n" for r in rows]
-        if self._held is not None:
-            self._held.extend(text)
-        else:
-            self._write(text)
-
-    def _write(self, text: list[str]) -> None:
         if self._broken:
             return
+        if not self._pending:
+            self._since = time.monotonic()
+        self._pending.extend(rows)
+        if self._go and (
+            len(self._pending) >= _LINES_BACKLOG
+            or time.monotonic() - self._since >= _LINES_MAX_DELAY
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._go or not self._pending:
+            return
+        from inspector.core.lines import format_line
+
+        rows, self._pending = self._pending, []
         try:
-            sys.stdout.write("".join(text))
+            sys.stdout.write("".join([format_line(r) + "\n" for r in rows]))
             sys.stdout.flush()
         except (BrokenPipeError, ValueError, OSError):
             self._broken = True  # e.g. piped into head: keep recording, stop printing
@@ -245,7 +269,7 @@ class _Committer:
     ) -> None:
         self._db = db
         self._chan = chan
-        self._printer = printer
+        self.printer = printer
         self._summaries = summaries
         #: Rows committed but not indexed yet: how many, their body texts, since when.
         self.waiting = 0
@@ -258,8 +282,8 @@ class _Committer:
         self._indexing = True
 
     def lines_go(self) -> None:
-        if self._printer is not None:
-            self._printer.go()
+        if self.printer is not None:
+            self.printer.go()
 
     def commit(self, decoded: list[Any]) -> None:
         from inspector.core.store import commit_batch
@@ -285,8 +309,8 @@ class _Committer:
             self._chan.send(reply)
         except OSError:
             pass  # the parent is gone: nobody waits for the answer, but the rows are kept
-        if self._printer is not None and rows:
-            self._printer.add(rows)
+        if self.printer is not None and rows:
+            self.printer.add(rows)
         if self.waiting and (
             self.waiting >= _INDEX_BACKLOG_ROWS
             or self._text_size >= _INDEX_BACKLOG_TEXT
