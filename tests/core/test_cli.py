@@ -74,6 +74,27 @@ def test_capture_prints_listening_line_then_one_line_per_event(tmp_path: Path) -
     assert "2 request(s)" in err
 
 
+def test_a_line_is_printed_while_capture_runs_not_only_at_the_end(tmp_path: Path) -> None:
+    """Lines wait for the writer to be idle (or 100 ms under load); traffic that simply
+    stops must not leave the last ones unprinted until Ctrl-C."""
+    import queue
+    import threading
+
+    cap = Capture(tmp_path / "l.whsession")
+    lines: queue.Queue[str] = queue.Queue()
+    assert cap.proc.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in cap.proc.stdout], daemon=True)
+    reader.start()
+    try:
+        for path in ("/first", "/second"):
+            assert send(cap.url, "POST", path, [], b"{}").status == 200
+            line = lines.get(timeout=10)
+            assert f"POST   {path}" in line, line
+    finally:
+        cap.stop()
+        reader.join(10)
+
+
 def test_sigterm_stops_cleanly_and_keeps_everything(tmp_path: Path) -> None:
     session = tmp_path / "t.whsession"
     cap = Capture(session)
