@@ -28,7 +28,13 @@ from inspector.core.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
-from inspector.core.store import FTS_TEXT_LIMIT, INDEXED_UPTO, SUMMARY_COLUMNS, RowSummary
+from inspector.core.store import (
+    FTS_TEXT_LIMIT,
+    INDEXED_UPTO,
+    SUMMARY_COLUMNS,
+    RowSummary,
+    keyed_ids,
+)
 
 #: Field names, each with the one-line meaning shown by autocomplete and the help dialog.
 FIELDS: dict[str, str] = {
@@ -477,16 +483,11 @@ class _Compiler:
     def compile(self, node: Node) -> str:
         if isinstance(node, And):
             return "(" + " AND ".join(self.compile(n) for n in node.nodes) + ")"
-        required = self.required
-        if isinstance(node, Or):
-            self.required = False
+        if isinstance(node, (Or, Not)):
+            required, self.required = self.required, False
             try:
-                return "(" + " OR ".join(self.compile(n) for n in node.nodes) + ")"
-            finally:
-                self.required = required
-        if isinstance(node, Not):
-            self.required = False
-            try:
+                if isinstance(node, Or):
+                    return "(" + " OR ".join(self.compile(n) for n in node.nodes) + ")"
                 return f"(NOT {self.compile(node.node)})"
             finally:
                 self.required = required
@@ -630,7 +631,7 @@ _lookup_cache: dict[tuple[int, str], tuple[float, bool]] = {}
 
 
 def _selective(conn: sqlite3.Connection, lookup: Lookup) -> bool:
-    key = (id(conn), lookup.marked + lookup.condition)
+    key = (id(conn), lookup.condition)
     now = time.monotonic()
     hit = _lookup_cache.get(key)
     if hit is not None and now - hit[0] < _LOOKUP_CACHE_SECONDS:
@@ -655,13 +656,8 @@ def bind(conn: sqlite3.Connection, query: CompiledQuery) -> str:
     where = query.where
     for lookup in query.lookups:
         if _selective(conn, lookup):
-            cond = lookup.condition
-            where = where.replace(
-                lookup.marked,
-                f"id IN (SELECT id FROM {lookup.table} WHERE {cond} UNION ALL SELECT id "
-                f"FROM requests WHERE id > {INDEXED_UPTO} AND {cond})",
-                1,
-            )
+            ids = keyed_ids(lookup.table, lookup.condition)
+            where = where.replace(lookup.marked, f"id IN ({ids})", 1)
     return where
 
 

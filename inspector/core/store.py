@@ -98,29 +98,48 @@ CREATE TABLE request_data (
     + _INDEX_SCHEMA
 )
 
+#: SQL for the last row id the lookup structures cover.
+INDEXED_UPTO = "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')"
+
+#: Lookup tables filled from ``requests`` by :func:`index_rows`: table, key column, rows kept.
+_KEYS = (
+    ("by_event", "event", ""),
+    ("by_class", "status_class", ""),
+    ("by_message", "message_id", "AND message_id != ''"),
+)
+
+
+def _copy_keys(after: str, upto: str) -> list[str]:
+    """Statements copying the keys of rows ``after < id <= upto`` (SQL expressions) into the
+    lookup tables, sorted so that a batch touches each B-tree page once."""
+    return [
+        f"INSERT INTO {table} ({column}, id) SELECT {column}, id FROM requests "
+        f"WHERE id > {after} AND id <= {upto} {extra} ORDER BY {column}, id"
+        for table, column, extra in _KEYS
+    ]
+
+
+def keyed_ids(table: str, condition: str) -> str:
+    """SQL for the ids of the rows meeting ``condition`` on a column that has a lookup
+    table: the table answers for the rows it covers, a scan for the few past
+    ``indexed_upto``.  ``condition`` names the column as both tables do; any ``?`` in it
+    appears twice, so its parameters are bound twice."""
+    return (
+        f"SELECT id FROM {table} WHERE {condition} UNION ALL "
+        f"SELECT id FROM requests WHERE id > {INDEXED_UPTO} AND {condition}"
+    )
+
+
 #: Schema 1 kept SQL indexes on ``requests`` and only body text was indexed afterwards.
 _MIGRATE_FROM_1 = (
     _KEY_TABLES
-    + """
-UPDATE meta SET key = 'indexed_upto' WHERE key = 'fts_upto';
-INSERT INTO by_event SELECT event, id FROM requests
-    WHERE id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
-    ORDER BY event, id;
-INSERT INTO by_class SELECT status_class, id FROM requests
-    WHERE id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
-    ORDER BY status_class, id;
-INSERT INTO by_message SELECT message_id, id FROM requests
-    WHERE message_id != ''
-    AND id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')
-    ORDER BY message_id, id;
-DROP INDEX IF EXISTS requests_event;
+    + "UPDATE meta SET key = 'indexed_upto' WHERE key = 'fts_upto';\n"
+    + "".join(f"{sql};\n" for sql in _copy_keys("0", INDEXED_UPTO))
+    + """DROP INDEX IF EXISTS requests_event;
 DROP INDEX IF EXISTS requests_status_class;
 DROP INDEX IF EXISTS requests_message_id;
 """
 )
-
-#: SQL for the last row id the lookup structures cover.
-INDEXED_UPTO = "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto')"
 
 #: Columns of a row summary: what a table row or a CLI line needs, without the body.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -322,19 +341,11 @@ def commit_batch(
     return summaries, texts
 
 
-#: Lookup tables filled from ``requests`` by :func:`index_rows`: table, key column, rows kept.
-_KEYS = (
-    ("by_event", "event", ""),
-    ("by_class", "status_class", ""),
-    ("by_message", "message_id", "AND message_id != ''"),
-)
-
-
 def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, str]]) -> None:
     """Index the rows after ``indexed_upto`` up to ``upto`` and move the mark there.
 
-    The lookup tables are filled from the stored rows by SQLite itself, keys sorted so
-    that a batch touches each B-tree page once; ``texts`` are those rows' body texts
+    The lookup tables are filled from the stored rows by SQLite itself (see
+    :func:`_copy_keys`); ``texts`` are those rows' body texts
     for the full-text index (from :func:`commit_batch`, or read back by
     :func:`catch_up_index`).
     """
@@ -342,12 +353,8 @@ def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, s
     try:
         done = int(conn.execute(f"SELECT {INDEXED_UPTO}").fetchone()[0])
         if upto > done:
-            for table, column, extra in _KEYS:
-                conn.execute(
-                    f"INSERT INTO {table} ({column}, id) SELECT {column}, id FROM requests "
-                    f"WHERE id > ? AND id <= ? {extra} ORDER BY {column}, id",
-                    (done, upto),
-                )
+            for sql in _copy_keys("?", "?"):
+                conn.execute(sql, (done, upto))
             conn.executemany("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", texts)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(upto),))
         conn.execute("COMMIT")

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from inspector.core.store import INDEXED_UPTO, SUMMARY_COLUMNS, RowSummary
+from inspector.core.store import SUMMARY_COLUMNS, RowSummary, keyed_ids
 
 _SELECT_BY_MESSAGE = (
-    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests WHERE id IN ("
-    "SELECT id FROM by_message WHERE message_id = ?"
-    f" UNION ALL SELECT id FROM requests WHERE id > {INDEXED_UPTO} AND message_id = ?"
-    ") ORDER BY seq, id LIMIT ?"
+    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests "
+    f"WHERE id IN ({keyed_ids('by_message', 'message_id = ?')}) ORDER BY seq, id LIMIT ?"
 )
 
 

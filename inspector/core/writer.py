@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.record import CapturedRequest
-from inspector.core.store import RowSummary, SessionStore, catch_up_index, index_rows
+from inspector.core.store import (
+    RowSummary,
+    SessionStore,
+    _connect,
+    catch_up_index,
+    commit_batch,
+    index_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +132,6 @@ class _Checkpointer:
     """
 
     def __init__(self, path: str) -> None:
-        from inspector.core.store import _connect
-
         self._conn = _connect(Path(path), readonly=False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
@@ -156,8 +161,6 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from inspector.core.decoder import EventDecoder
-    from inspector.core.record import CapturedRequest
-    from inspector.core.store import _connect
 
     chan = _FrameSocket(socket.socket(fileno=fd))
     try:
@@ -286,8 +289,6 @@ class _Committer:
             self.printer.go()
 
     def commit(self, decoded: list[Any]) -> None:
-        from inspector.core.store import commit_batch
-
         rows: list[RowSummary] = []
         try:
             rows, texts = commit_batch(self._db, decoded)
