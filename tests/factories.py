@@ -5,6 +5,7 @@ One place for the fields a test does not care about, so each test names only wha
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,12 @@ def captured_request(
         body=body,
         **extra,
     )
+
+
+def fts_rowids(conn: sqlite3.Connection, word: str) -> list[int]:
+    """Ids of the rows the full-text index itself finds ``word`` in (no scan of newer rows)."""
+    sql = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid"
+    return [r[0] for r in conn.execute(sql, (word,))]
 
 
 def append_decoded(store: SessionStore, requests: Iterable[CapturedRequest]) -> list[RowSummary]:

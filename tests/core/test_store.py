@@ -16,7 +16,7 @@ from inspector.core.store import (
     SessionStore,
     iter_requests,
 )
-from tests.factories import captured_request
+from tests.factories import captured_request, fts_rowids
 
 
 def rec(seq: int, body: bytes = b"{}") -> CapturedRequest:
@@ -79,12 +79,10 @@ def test_body_text_is_full_text_indexed(tmp_path: Path) -> None:
         ]
     )
     conn = store.open_reader()
-    hits = conn.execute(
-        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'"
-    ).fetchall()
+    hits = fts_rowids(conn, "delivrd")
     conn.close()
     store.close()
-    assert hits == [(1,)]
+    assert hits == [1]
 
 
 def test_rfc3339() -> None:
@@ -101,12 +99,10 @@ def test_reopening_indexes_text_a_kill_left_unindexed(tmp_path: Path) -> None:
     store.close()  # committed, never indexed: as if the writer died right after
     store = SessionStore(path)
     conn = store.open_reader()
-    hits = conn.execute(
-        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'delivrd'"
-    ).fetchall()
+    hits = fts_rowids(conn, "delivrd")
     conn.close()
     store.close()
-    assert hits == [(1,)]
+    assert hits == [1]
 
 
 #: Schema 1 as earlier versions wrote it: SQL indexes on ``requests``, text indexed up to fts_upto.

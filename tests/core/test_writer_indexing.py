@@ -9,6 +9,7 @@ import sqlite3
 import time
 
 from tests.core.httpraw import send
+from tests.factories import fts_rowids
 
 _JSON = [("Content-Type", "application/json")]
 
@@ -34,11 +35,6 @@ def _wait_indexed(conn: sqlite3.Connection, rows: int, timeout: float = 10.0) ->
     raise AssertionError(f"indexing stalled at {_index_state(conn)} for {rows} rows")
 
 
-def _fts(conn: sqlite3.Connection, word: str) -> list[int]:
-    sql = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid"
-    return [r[0] for r in conn.execute(sql, (word,))]
-
-
 def test_committed_rows_are_indexed_once_traffic_pauses(engine) -> None:
     for i in range(12):
         status = "delivered" if i % 3 else "failed"
@@ -57,7 +53,7 @@ def test_committed_rows_are_indexed_once_traffic_pauses(engine) -> None:
         assert conn.execute(
             "SELECT count(*) FROM by_event WHERE event = 'whatsapp:message:status'"
         ).fetchone() == (12,)
-        assert _fts(conn, "w7") == [8]
+        assert fts_rowids(conn, "w7") == [8]
     finally:
         conn.close()
 
@@ -82,6 +78,6 @@ def test_a_new_writer_indexes_the_text_a_killed_one_had_not(engine) -> None:
     try:
         _wait_indexed(conn, 6)
         for i in range(5):
-            assert _fts(conn, f"early{i}") == [i + 1]
+            assert fts_rowids(conn, f"early{i}") == [i + 1]
     finally:
         conn.close()
