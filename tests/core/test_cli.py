@@ -116,17 +116,23 @@ def test_kill_9_loses_no_acknowledged_request(tmp_path: Path) -> None:
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", cap.port, timeout=5)
-        while not stop.is_set():
-            try:
-                conn.request("POST", "/sms", body=b'{"id": "x", "mobile": "1", "status": "DELIVRD"}',
-                             headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.HTTPException):
-                return
-            if 200 <= resp.status < 300:
-                with lock:
-                    acked.append(json.loads(data)["seq"])
+        try:
+            while not stop.is_set():
+                try:
+                    conn.request("POST", "/sms",
+                                 body=b'{"id": "x", "mobile": "1", "status": "DELIVRD"}',
+                                 headers={"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException):
+                    return
+                if 200 <= resp.status < 300:
+                    with lock:
+                        acked.append(json.loads(data)["seq"])
+        finally:
+            # The listener is killed under this connection; close it here rather than leave
+            # the socket to the garbage collector (an unraisable ResourceWarning).
+            conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
