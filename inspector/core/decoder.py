@@ -280,14 +280,14 @@ class EventDecoder:
             return
         out.event = name
         out.product = info.product
+        # Wrapped, every channel's status (sms:message:status too) has the message-status
+        # shape; the SMS delivery-report shape arrives flat and is decoded by _decode_flat.
         if name.endswith(":message:status"):
             self._status_payload(out, payload)
         elif name.endswith(":message:in"):
             self._inbound_payload(out, payload)
         elif name.endswith(":unsubscription"):
             self._unsubscription(out, payload)
-        elif name == "sms:message:status":
-            self._sms_dlr(out, payload)
         elif name == "voice:message:out":
             self._voice(out, payload)
         elif name == "contacts:subscriber:subscription":

@@ -28,7 +28,7 @@ def wrapped(event: str, **payload) -> dict:
     [("sent", "pending"), ("delivered", "success"), ("read", "success"), ("failed", "failure"),
      ("deleted", "info"), ("DELIVERED", "success")],
 )
-@pytest.mark.parametrize("product", ["whatsapp", "rcs", "viber"])
+@pytest.mark.parametrize("product", ["whatsapp", "rcs", "viber", "sms"])
 def test_message_status_classes(product: str, status: str, klass: str) -> None:
     d = decode(wrapped(f"{product}:message:status", id="m1", channel=product, status=status,
                        **{"from": "a", "to": "b"}, timestamp="t"))
