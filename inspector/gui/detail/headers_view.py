@@ -86,11 +86,6 @@ class HeadersModel(QAbstractTableModel):
             return value if index.column() == 1 else None
         return None
 
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
     def is_duplicate(self, row: int) -> bool:
         return self._headers[row][0].lower() in self._dupes
 
