@@ -32,69 +32,64 @@ def wanted_scheme() -> str:
     return "dark" if hints.colorScheme() == Qt.ColorScheme.Dark else "light"
 
 
-def _dark_palette() -> QPalette:
-    p = QPalette()
-    window = QColor("#202326")
-    base = QColor("#17191c")
-    text = QColor("#e6e8eb")
-    disabled = QColor("#7b8087")
-    roles = {
-        QPalette.ColorRole.Window: window,
-        QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base,
-        QPalette.ColorRole.AlternateBase: QColor("#1e2124"),
-        QPalette.ColorRole.ToolTipBase: QColor("#2b2f33"),
-        QPalette.ColorRole.ToolTipText: text,
-        QPalette.ColorRole.PlaceholderText: disabled,
-        QPalette.ColorRole.Text: text,
-        QPalette.ColorRole.Button: QColor("#2b2f33"),
-        QPalette.ColorRole.ButtonText: text,
-        QPalette.ColorRole.BrightText: QColor("#ff6b6b"),
-        QPalette.ColorRole.Link: QColor("#6ea8ff"),
-        QPalette.ColorRole.Highlight: QColor("#2f5fa8"),
-        QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
-        QPalette.ColorRole.Light: QColor("#3a3f44"),
-        QPalette.ColorRole.Midlight: QColor("#30353a"),
-        QPalette.ColorRole.Mid: QColor("#3f454b"),
-        QPalette.ColorRole.Dark: QColor("#111315"),
-        QPalette.ColorRole.Shadow: QColor("#000000"),
-    }
-    for role, color in roles.items():
-        p.setColor(role, color)
-    for role in (
-        QPalette.ColorRole.Text,
-        QPalette.ColorRole.ButtonText,
-        QPalette.ColorRole.WindowText,
-    ):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return p
+_ROLE = QPalette.ColorRole
+
+#: The two palettes, role by role.  Dark also greys out disabled text (``_DARK_DISABLED``).
+_COLOURS: dict[str, dict[QPalette.ColorRole, str]] = {
+    "light": {
+        _ROLE.Window: "#f3f4f6",
+        _ROLE.WindowText: "#1c1f23",
+        _ROLE.Base: "#ffffff",
+        _ROLE.AlternateBase: "#f7f8fa",
+        _ROLE.ToolTipBase: "#ffffe8",
+        _ROLE.ToolTipText: "#1c1f23",
+        _ROLE.PlaceholderText: "#80868d",
+        _ROLE.Text: "#1c1f23",
+        _ROLE.Button: "#e9ebee",
+        _ROLE.ButtonText: "#1c1f23",
+        _ROLE.BrightText: "#c62828",
+        _ROLE.Link: "#1a5fd0",
+        _ROLE.Highlight: "#cfe0fb",
+        _ROLE.HighlightedText: "#0d1b33",
+        _ROLE.Light: "#ffffff",
+        _ROLE.Midlight: "#e3e5e8",
+        _ROLE.Mid: "#c4c8cd",
+        _ROLE.Dark: "#9aa0a6",
+        _ROLE.Shadow: "#5f6368",
+    },
+    "dark": {
+        _ROLE.Window: "#202326",
+        _ROLE.WindowText: "#e6e8eb",
+        _ROLE.Base: "#17191c",
+        _ROLE.AlternateBase: "#1e2124",
+        _ROLE.ToolTipBase: "#2b2f33",
+        _ROLE.ToolTipText: "#e6e8eb",
+        _ROLE.PlaceholderText: "#7b8087",
+        _ROLE.Text: "#e6e8eb",
+        _ROLE.Button: "#2b2f33",
+        _ROLE.ButtonText: "#e6e8eb",
+        _ROLE.BrightText: "#ff6b6b",
+        _ROLE.Link: "#6ea8ff",
+        _ROLE.Highlight: "#2f5fa8",
+        _ROLE.HighlightedText: "#ffffff",
+        _ROLE.Light: "#3a3f44",
+        _ROLE.Midlight: "#30353a",
+        _ROLE.Mid: "#3f454b",
+        _ROLE.Dark: "#111315",
+        _ROLE.Shadow: "#000000",
+    },
+}
+_DARK_DISABLED = "#7b8087"
 
 
-def _light_palette() -> QPalette:
+def palette(scheme: str) -> QPalette:
+    """The window's palette for ``"light"`` or ``"dark"``."""
     p = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: QColor("#f3f4f6"),
-        QPalette.ColorRole.WindowText: QColor("#1c1f23"),
-        QPalette.ColorRole.Base: QColor("#ffffff"),
-        QPalette.ColorRole.AlternateBase: QColor("#f7f8fa"),
-        QPalette.ColorRole.ToolTipBase: QColor("#ffffe8"),
-        QPalette.ColorRole.ToolTipText: QColor("#1c1f23"),
-        QPalette.ColorRole.PlaceholderText: QColor("#80868d"),
-        QPalette.ColorRole.Text: QColor("#1c1f23"),
-        QPalette.ColorRole.Button: QColor("#e9ebee"),
-        QPalette.ColorRole.ButtonText: QColor("#1c1f23"),
-        QPalette.ColorRole.BrightText: QColor("#c62828"),
-        QPalette.ColorRole.Link: QColor("#1a5fd0"),
-        QPalette.ColorRole.Highlight: QColor("#cfe0fb"),
-        QPalette.ColorRole.HighlightedText: QColor("#0d1b33"),
-        QPalette.ColorRole.Light: QColor("#ffffff"),
-        QPalette.ColorRole.Midlight: QColor("#e3e5e8"),
-        QPalette.ColorRole.Mid: QColor("#c4c8cd"),
-        QPalette.ColorRole.Dark: QColor("#9aa0a6"),
-        QPalette.ColorRole.Shadow: QColor("#5f6368"),
-    }
-    for role, color in roles.items():
-        p.setColor(role, color)
+    for role, colour in _COLOURS[scheme].items():
+        p.setColor(role, QColor(colour))
+    if scheme == "dark":
+        for role in (_ROLE.Text, _ROLE.ButtonText, _ROLE.WindowText):
+            p.setColor(QPalette.ColorGroup.Disabled, role, QColor(_DARK_DISABLED))
     return p
 
 
@@ -102,7 +97,7 @@ def apply_theme(app: QApplication) -> str:
     """Set the Fusion style and the palette for the wanted scheme; returns the scheme."""
     app.setStyle("Fusion")
     scheme = wanted_scheme()
-    app.setPalette(_dark_palette() if scheme == "dark" else _light_palette())
+    app.setPalette(palette(scheme))
     return scheme
 
 
