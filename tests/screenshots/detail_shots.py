@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script, only tests/screenshots is on the path
     sys.path.insert(0, str(ROOT))
 
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from inspector.core.store import SessionStore  # noqa: E402
 from inspector.gui.detail import DetailPane  # noqa: E402
 from inspector.gui.detail.pane import TAB_EVENT, TAB_HEADERS, TAB_JSON, TAB_RAW, TAB_TIMELINE  # noqa: E402
+from inspector.gui.theme import palette  # noqa: E402
 from tests.factories import append_decoded, captured_request  # noqa: E402
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
@@ -34,27 +34,6 @@ SHOTS = [
     ("06_whatsapp_unsubscription.json", "/hook", [TAB_EVENT]),
 ]
 STATUSES = ("sent", "delivered", "read", "failed", "bogus")
-
-
-def dark_palette() -> QPalette:
-    p = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: "#1f2226",
-        QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#17191c",
-        QPalette.ColorRole.AlternateBase: "#202327",
-        QPalette.ColorRole.Text: "#e6e6e6",
-        QPalette.ColorRole.Button: "#2a2e33",
-        QPalette.ColorRole.ButtonText: "#e6e6e6",
-        QPalette.ColorRole.Highlight: "#2f6fd0",
-        QPalette.ColorRole.HighlightedText: "#ffffff",
-        QPalette.ColorRole.PlaceholderText: "#9aa0a6",
-        QPalette.ColorRole.ToolTipBase: "#2a2e33",
-        QPalette.ColorRole.ToolTipText: "#e6e6e6",
-    }
-    for role, color in roles.items():
-        p.setColor(role, QColor(color))
-    return p
 
 
 def capture(store: SessionStore, body: bytes, path: str, seq_time: int) -> int:
@@ -76,7 +55,6 @@ def main(out: Path) -> None:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setStyle("Fusion")
     out.mkdir(parents=True, exist_ok=True)
-    light = app.style().standardPalette()
     with tempfile.TemporaryDirectory() as tmp:
         store = SessionStore(Path(tmp) / "shots.whsession")
         now = int(time.time() * 1e6)
@@ -92,8 +70,8 @@ def main(out: Path) -> None:
         pane.resize(960, 640)
         pane.set_store(store)
         pane.show()
-        for scheme, palette in (("light", light), ("dark", dark_palette())):
-            app.setPalette(palette)
+        for scheme in ("light", "dark"):
+            app.setPalette(palette(scheme))
             for name, _, tabs in SHOTS:
                 pane.show_request(ids[name])
                 for tab in tabs:
