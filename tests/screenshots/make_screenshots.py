@@ -21,6 +21,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inspector.core.engine import CaptureEngine
+    from inspector.core.store import SessionStore
+    from inspector.gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "tests" / "fixtures" / "catalogue"
@@ -60,17 +66,65 @@ def _post(url: str, body: bytes) -> None:
         resp.read()
 
 
-def shoot(theme: str, out: Path) -> Path:
+def prepare(theme: str, prefix: str) -> Path:
+    """Set up this process for one theme's shot: the theme, offscreen Qt, and data and
+    config folders in a fresh temporary folder, which is returned."""
     os.environ["WEBHOOK_INSPECTOR_THEME"] = theme
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="wi-shots-"))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["WEBHOOK_INSPECTOR_DATA_DIR"] = str(tmp / "data")
     os.environ["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(tmp / "config")
+    return tmp
 
+
+def start_engine(store: SessionStore, **options: Any) -> CaptureEngine:
+    """The listener on the README's port 8765, or any free port when that one is busy."""
+    from inspector.core.engine import CaptureEngine
+
+    def listening_on(port: int) -> CaptureEngine:
+        engine = CaptureEngine(store, host="127.0.0.1", port=port, **options)
+        engine.start()
+        return engine
+
+    try:
+        return listening_on(8765)
+    except Exception:  # noqa: BLE001 - 8765 busy: any free port looks the same on screen
+        return listening_on(0)
+
+
+def pump(until: Callable[[], bool], timeout: float, what: str) -> None:
+    """Run the Qt event loop until ``until()`` holds; give up after ``timeout`` seconds."""
     from PySide6.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
+def save_grab(window: MainWindow, target: Path) -> Path:
+    """Let the window settle for a moment, then save its picture to ``target``."""
+    end = time.monotonic() + 0.6
+    pump(lambda: time.monotonic() > end, 5, "the window to settle")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(target))
+    return target
+
+
+def close_all(window: MainWindow, engine: CaptureEngine, store: SessionStore) -> None:
+    window.shutdown()
+    window.close()
+    engine.stop()
+    store.close()
+
+
+def shoot(theme: str, out: Path) -> Path:
+    tmp = prepare(theme, "wi-shots-")
+
     from PySide6.QtWidgets import QApplication
 
-    from inspector.core.engine import CaptureEngine
     from inspector.core.store import SessionStore
     from inspector.gui.main_window import MainWindow
     from inspector.gui.theme import apply_theme
@@ -78,37 +132,20 @@ def shoot(theme: str, out: Path) -> Path:
     app = QApplication(sys.argv[:1])
     apply_theme(app)
     store = SessionStore(tmp / "screens.whsession")
-    engine = CaptureEngine(store, host="127.0.0.1", port=8765)
-    try:
-        engine.start()
-    except Exception:  # noqa: BLE001 - 8765 busy: any free port looks the same on screen
-        engine = CaptureEngine(store, host="127.0.0.1", port=0)
-        engine.start()
+    engine = start_engine(store)
     window = MainWindow(store, engine.url, host=engine.host, port=engine.port)
     window.resize(1500, 1040)
     window.show()
     window.splitter.setSizes([600, 400])
     try:
-        for path, body in payloads():
+        sent = payloads()
+        for path, body in sent:
             _post(engine.url.rstrip("/") + path, body)
-        deadline = time.monotonic() + 5
-        while window.model.rowCount() < len(payloads()) and time.monotonic() < deadline:
-            QCoreApplication.processEvents()
-            time.sleep(0.01)
+        pump(lambda: window.model.rowCount() >= len(sent), 5, "every request to show")
         window.select_request(4)
-        end = time.monotonic() + 0.6
-        while time.monotonic() < end:
-            QCoreApplication.processEvents()
-            time.sleep(0.01)
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / f"main-{theme}.png"
-        window.grab().save(str(target))
-        return target
+        return save_grab(window, out / f"main-{theme}.png")
     finally:
-        window.shutdown()
-        window.close()
-        engine.stop()
-        store.close()
+        close_all(window, engine, store)
 
 
 def run(shoot_theme: Callable[[str, Path], Path], script: str, description: str) -> int:

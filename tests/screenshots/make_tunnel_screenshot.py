@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,23 +31,8 @@ CLIENT_IP = "203.0.113.24"
 DIRECT = 3
 
 
-def _pump(until: Callable[[], bool], timeout: float, what: str) -> None:
-    from PySide6.QtCore import QCoreApplication
-
-    deadline = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        QCoreApplication.processEvents()
-        time.sleep(0.01)
-
-
 def shoot(theme: str, out: Path) -> Path:
-    os.environ["WEBHOOK_INSPECTOR_THEME"] = theme
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="wi-tunnel-shots-"))
-    os.environ["WEBHOOK_INSPECTOR_DATA_DIR"] = str(tmp / "data")
-    os.environ["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(tmp / "config")
+    tmp = shots.prepare(theme, "wi-tunnel-shots-")
     os.environ["FAKE_NGROK_STATE_DIR"] = str(tmp / "agent-state")
     os.environ["FAKE_NGROK_CLIENT_IP"] = CLIENT_IP
     for name in ("FAKE_NGROK_MODE", "FAKE_NGROK_DIE_AFTER", "NGROK_AUTHTOKEN"):
@@ -57,7 +40,6 @@ def shoot(theme: str, out: Path) -> Path:
 
     from PySide6.QtWidgets import QApplication
 
-    from inspector.core.engine import CaptureEngine
     from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
     from inspector.core.store import SessionStore
     from inspector.core.tunnel import TunnelState, tunnel_client_address
@@ -73,17 +55,7 @@ def shoot(theme: str, out: Path) -> Path:
     apply_theme(app)
     store = SessionStore(tmp / "tunnel.whsession")
 
-    def engine_on(port: int) -> CaptureEngine:
-        eng = CaptureEngine(
-            store, host="127.0.0.1", port=port, client_address=tunnel_client_address
-        )
-        eng.start()
-        return eng
-
-    try:
-        engine = engine_on(8765)
-    except Exception:  # noqa: BLE001 - 8765 busy: any free port looks the same on screen
-        engine = engine_on(0)
+    engine = shots.start_engine(store, client_address=tunnel_client_address)
     window = MainWindow(store, engine.url, host=engine.host, port=engine.port)
     # Wide enough for every default column beside the open dock (no horizontal scroll).
     window.resize(1900, 1040)
@@ -92,10 +64,10 @@ def shoot(theme: str, out: Path) -> Path:
     window.splitter.setSizes([600, 400])
     try:
         end = time.monotonic() + 0.3
-        _pump(lambda: time.monotonic() > end, 5, "the dock to take its width")
+        shots.pump(lambda: time.monotonic() > end, 5, "the dock to take its width")
         window._fit_default_widths()  # the first-run fit, again for the table beside the dock
         window.tunnel.start()
-        _pump(lambda: window.tunnel.state is TunnelState.ONLINE, 20, "the tunnel to go online")
+        shots.pump(lambda: window.tunnel.state is TunnelState.ONLINE, 20, "the tunnel to go online")
         public_port = harness.public_port(tmp / "agent-state", window.tunnel.public_url)
         sent = shots.payloads()
         for i, (path, body) in enumerate(sent):
@@ -104,19 +76,11 @@ def shoot(theme: str, out: Path) -> Path:
             else:
                 status, _ = harness.send(public_port, path, body)
                 assert status == 200, status
-        _pump(lambda: window.model.rowCount() >= len(sent), 10, "every request to show")
+        shots.pump(lambda: window.model.rowCount() >= len(sent), 10, "every request to show")
         window.select_request(DIRECT + 2)
-        end = time.monotonic() + 0.6
-        _pump(lambda: time.monotonic() > end, 5, "the window to settle")
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / f"tunnel-online-{theme}.png"
-        window.grab().save(str(target))
-        return target
+        return shots.save_grab(window, out / f"tunnel-online-{theme}.png")
     finally:
-        window.shutdown()
-        window.close()
-        engine.stop()
-        store.close()
+        shots.close_all(window, engine, store)
 
 
 def main() -> int:
