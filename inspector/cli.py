@@ -16,23 +16,23 @@ import threading
 from pathlib import Path
 
 from inspector import __version__
-from inspector.core.catalogue import EVENTS, PRODUCT_LABELS
-from inspector.core.engine import CaptureEngine, ListenError
-from inspector.core.export import count_requests, export_jsonl
-from inspector.core.listener import DEFAULT_MAX_BODY
-from inspector.core.secrets import TunnelSettingsStore
-from inspector.core.store import (
+from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
+from inspector.core.session.store import (
     SessionError,
     SessionStore,
     default_session_path,
     open_existing,
 )
+from inspector.core.share.export import count_requests, export_jsonl
 from inspector.core.tunnel import (
     TunnelError,
     TunnelManager,
     TunnelState,
     tunnel_client_address,
 )
+from inspector.core.tunnel.secrets import TunnelSettingsStore
 
 EXIT_FAILED = 1
 EXIT_TUNNEL = 3

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from inspector.core.decoder import EventDecoder
-from inspector.core.engine import CaptureEngine
-from inspector.core.record import CapturedRequest
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.capture.engine import CaptureEngine
+from inspector.core.provider.decoder import EventDecoder
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import RowSummary, SessionStore
 
 JSON_HEADERS = [("Content-Type", "application/json")]
 

@@ -1,1 +1,1 @@
-"""Headless core: capture, decoding, storage. Never imports Qt."""
+"""Headless core, in wings: provider <- session <- capture, share, send; tunnel apart. Never Qt."""

@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from inspector.core.engine import CaptureEngine, ListenError
-from inspector.core.listener import DEFAULT_MAX_BODY
-from inspector.core.store import SessionError, SessionStore, default_session_path
+from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"

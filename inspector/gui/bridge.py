@@ -14,7 +14,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.session.store import RowSummary, SessionStore
 
 
 class RowBridge(QObject):

@@ -23,8 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.catalogue import EVENTS, PRODUCT_LABELS, PRODUCTS, STATUS_CLASSES
-from inspector.core.query import FIELDS, KNOWN_VALUES, CompiledQuery, QueryError, compile_query
+from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS, PRODUCTS, STATUS_CLASSES
+from inspector.core.session.query import (
+    FIELDS,
+    KNOWN_VALUES,
+    CompiledQuery,
+    QueryError,
+    compile_query,
+)
 from inspector.gui.theme import icon
 
 DEBOUNCE_MS = 60

@@ -55,9 +55,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.query import CompiledQuery
-from inspector.core.secrets import config_dir
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.session.query import CompiledQuery
+from inspector.core.session.store import RowSummary, SessionStore
+from inspector.core.tunnel.secrets import config_dir
 from inspector.gui.bridge import RowBridge
 from inspector.gui.filter_bar import FilterBar
 from inspector.gui.shortcuts import HelpDialog

@@ -6,7 +6,7 @@ from html import escape
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from inspector.core.query import HELP
+from inspector.core.session.query import HELP
 
 #: (keys as Qt reads them, what they do); the window binds every entry of this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (

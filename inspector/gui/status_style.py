@@ -9,7 +9,7 @@ Usage from a delegate::
     paint_pill(painter, option.rect, text, status_class, dark=is_dark(option.palette))
 
 The provider's own status text goes on the pill (``DELIVRD``, ``read``, ``ANSWER``...);
-the class (see ``inspector.core.catalogue.STATUS_CLASSES``) only picks the colour.
+the class (see ``inspector.core.provider.catalogue.STATUS_CLASSES``) only picks the colour.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The live request table: row ids and a bounded cache, never the requests themselves.
 
 Which requests match and in what order is asked of SQLite one page at a time
-(:mod:`inspector.core.query`), so the model's memory does not grow with the
+(:mod:`inspector.core.session.query`), so the model's memory does not grow with the
 session and a filter keystroke is one ``count`` and one page query.  Every query
 is bounded by ``_max_id``, the newest id the model has been told about, so the
 rows the view sees and the rows SQLite counts always agree even while the writer
@@ -26,8 +26,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon
 
-from inspector.core.catalogue import PRODUCT_LABELS
-from inspector.core.query import (
+from inspector.core.provider.catalogue import PRODUCT_LABELS
+from inspector.core.session.query import (
     MATCH_ALL,
     CompiledQuery,
     count_matching,
@@ -36,7 +36,7 @@ from inspector.core.query import (
     position_of,
     register_functions,
 )
-from inspector.core.store import RowSummary, SessionStore, StoredRequest, get_request
+from inspector.core.session.store import RowSummary, SessionStore, StoredRequest, get_request
 from inspector.gui.status_style import pill_text
 from inspector.gui.theme import icon
 

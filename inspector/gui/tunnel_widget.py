@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
 from inspector.core.tunnel import (
     AUTHTOKEN_URL,
     REGIONS,
@@ -46,6 +45,7 @@ from inspector.core.tunnel import (
     resolve_ngrok_path,
     validate_basic_auth,
 )
+from inspector.core.tunnel.secrets import TunnelSettings, TunnelSettingsStore
 
 log = logging.getLogger(__name__)
 

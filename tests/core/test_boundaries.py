@@ -29,7 +29,7 @@ def test_no_qt_import_statement_in_core() -> None:
 
 def test_importing_every_core_module_loads_no_qt() -> None:
     modules = [m.name for m in pkgutil.walk_packages([str(CORE)], "inspector.core.")]
-    assert "inspector.core.store" in modules
+    assert "inspector.core.session.store" in modules
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

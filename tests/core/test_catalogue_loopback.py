@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.core.catalogue import EVENTS, EVENTS_BY_NAME
+from inspector.core.provider.catalogue import EVENTS, EVENTS_BY_NAME
 from tests.conftest import CATALOGUE, FIXTURES
 from tests.core.httpraw import send
 

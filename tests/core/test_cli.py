@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.store import open_existing
+from inspector.core.session.store import open_existing
 from tests.conftest import CATALOGUE
 from tests.core.httpraw import send
 

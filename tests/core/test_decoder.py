@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from inspector.core.decoder import EventDecoder, decode_content, product_hint
+from inspector.core.provider.decoder import EventDecoder, decode_content, product_hint
 
 JSON = [("Content-Type", "application/json")]
 

@@ -12,7 +12,7 @@ from types import FrameType
 import pytest
 
 import inspector.core as core
-from inspector.core.decoder import DecodedEvent, EventDecoder
+from inspector.core.provider.decoder import DecodedEvent, EventDecoder
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
 JSON = [("Content-Type", "application/json")]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from inspector.core.lenient_json import parse_lenient
+from inspector.core.provider.lenient_json import parse_lenient
 
 
 def test_valid_json_has_no_warning() -> None:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from inspector.core.engine import CaptureEngine
-from inspector.core.store import SessionStore
+from inspector.core.capture.engine import CaptureEngine
+from inspector.core.session.store import SessionStore
 from tests.conftest import CATALOGUE
 from tests.core.httpraw import send
 
@@ -178,7 +178,7 @@ def test_seq_continues_when_a_session_is_reopened(session_path) -> None:
 
 
 def test_port_in_use_is_a_clear_error(engine, tmp_path) -> None:
-    from inspector.core.engine import ListenError
+    from inspector.core.capture.engine import ListenError
 
     store = SessionStore(tmp_path / "second.whsession")
     other = CaptureEngine(store, port=engine.port)
@@ -214,7 +214,7 @@ def test_ipv6_loopback(tmp_path) -> None:
 
 def test_acknowledged_body_is_already_found_by_text_search(engine) -> None:
     """Text indexing trails the acknowledgement; a body search must still find the row."""
-    from inspector.core.query import compile_query, count_matching, register_functions
+    from inspector.core.session.query import compile_query, count_matching, register_functions
 
     body = (CATALOGUE / "05_whatsapp_message_in_image.json").read_bytes()
     assert send(engine.url, "POST", "/whatsapp", [("Content-Type", "application/json")], body).status == 200

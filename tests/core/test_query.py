@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import query as query_module
-from inspector.core.decoder import EventDecoder
-from inspector.core.query import (
+from inspector.core.provider.decoder import EventDecoder
+from inspector.core.session import query as query_module
+from inspector.core.session.query import (
     QueryError,
     bind,
     compile_query,
@@ -22,7 +22,7 @@ from inspector.core.query import (
     position_of,
     register_functions,
 )
-from inspector.core.store import SessionStore, commit_batch
+from inspector.core.session.store import SessionStore, commit_batch
 from tests.factories import append_decoded, captured_request
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
@@ -342,9 +342,9 @@ def test_rows_not_yet_indexed_match_like_the_full_text_index(
     tmp_path, text: str, phrase: int, expected: bool
 ) -> None:
     """The writer indexes text after acknowledging; a search must not miss those rows."""
-    from inspector.core.decoder import DecodedEvent
-    from inspector.core.record import CapturedRequest
-    from inspector.core.store import SessionStore, commit_batch
+    from inspector.core.provider.decoder import DecodedEvent
+    from inspector.core.session.record import CapturedRequest
+    from inspector.core.session.store import SessionStore, commit_batch
 
     store = SessionStore(tmp_path / "unindexed.whsession")
     body = '{"status": "delivered", "text": "A simple text from the café"}'.encode()

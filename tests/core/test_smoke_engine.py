@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from inspector.core.store import get_request
+from inspector.core.session.store import get_request
 
 
 def test_engine_records_a_post(engine) -> None:

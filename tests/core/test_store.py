@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.decoder import DecodedEvent
-from inspector.core.record import CapturedRequest, rfc3339_from_us
-from inspector.core.store import (
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.session.record import CapturedRequest, rfc3339_from_us
+from inspector.core.session.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     SessionError,
@@ -91,7 +91,7 @@ def test_rfc3339() -> None:
 
 
 def test_reopening_indexes_text_a_kill_left_unindexed(tmp_path: Path) -> None:
-    from inspector.core.store import commit_batch
+    from inspector.core.session.store import commit_batch
 
     path = tmp_path / "k.whsession"
     store = SessionStore(path)
@@ -133,8 +133,8 @@ INSERT INTO meta(key, value) VALUES ('fts_upto', '0');
 
 
 def test_a_schema_1_session_is_upgraded_and_keeps_every_row(tmp_path: Path) -> None:
-    from inspector.core.query import compile_query, count_matching, register_functions
-    from inspector.core.timeline import requests_for_message
+    from inspector.core.session.query import compile_query, count_matching, register_functions
+    from inspector.core.session.timeline import requests_for_message
 
     path = tmp_path / "old.whsession"
     old = sqlite3.connect(path, isolation_level=None)

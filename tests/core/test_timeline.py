@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.decoder import EventDecoder
-from inspector.core.lenient_json import parse_lenient
-from inspector.core.record import CapturedRequest
-from inspector.core.store import SessionStore, commit_batch, index_rows
-from inspector.core.timeline import (
+from inspector.core.provider.decoder import EventDecoder
+from inspector.core.provider.lenient_json import parse_lenient
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import SessionStore, commit_batch, index_rows
+from inspector.core.session.timeline import (
     _SELECT_BY_MESSAGE,
     compute_delays,
     describe_delays,

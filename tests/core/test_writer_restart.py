@@ -46,7 +46,7 @@ def test_a_killed_writer_is_replaced_and_nothing_acknowledged_is_lost(engine) ->
 
 
 def test_recording_problem_is_reported_once_restarts_run_out(engine, monkeypatch) -> None:
-    import inspector.core.writer as writer
+    import inspector.core.capture.writer as writer
 
     monkeypatch.setattr(writer, "_MAX_RESTARTS", 0)
     assert engine.recording_problem is None

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from inspector.core.engine import CaptureEngine
+from inspector.core.capture.engine import CaptureEngine
 from inspector.core.tunnel import tunnel_client_address
 from tests.factories import running_engine
 from tests.fake_ngrok import harness

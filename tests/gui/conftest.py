@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PySide6.QtCore import QSettings
 
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.session.store import RowSummary, SessionStore
 from tests.factories import append_decoded, captured_request
 
 if TYPE_CHECKING:
-    from inspector.core.engine import CaptureEngine
+    from inspector.core.capture.engine import CaptureEngine
     from inspector.gui.main_window import MainWindow
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from inspector.core.store import SessionStore
+from inspector.core.session.store import SessionStore
 from inspector.gui.detail import SHORTCUTS, DetailPane
 from inspector.gui.detail.json_model import CHUNK
 from inspector.gui.detail.pane import EMPTY_TEXT, TAB_JSON, TAB_TIMELINE

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex
 
-from inspector.core.lenient_json import parse_lenient
+from inspector.core.provider.lenient_json import parse_lenient
 from inspector.gui.detail.json_model import (
     CHUNK,
     PATH_ROLE,

@@ -9,9 +9,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
 
-from inspector.core.catalogue import STATUS_CLASSES
-from inspector.core.query import compile_query
-from inspector.core.store import RowSummary, SessionStore
+from inspector.core.provider.catalogue import STATUS_CLASSES
+from inspector.core.session.query import compile_query
+from inspector.core.session.store import RowSummary, SessionStore
 from inspector.gui import table_model as tm
 from inspector.gui.bridge import RowBridge
 from inspector.gui.status_style import StatusPillDelegate, status_colors
@@ -249,8 +249,8 @@ def test_badge_colour_per_status_class(qapp, status_class: str, dark: bool) -> N
 def test_tunnelled_rows_carry_a_marker_and_the_client_address(store, model) -> None:
     import time
 
-    from inspector.core.decoder import EventDecoder
-    from inspector.core.record import CapturedRequest
+    from inspector.core.provider.decoder import EventDecoder
+    from inspector.core.session.record import CapturedRequest
 
     decoder = EventDecoder()
     batch = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from inspector.core.store import SessionStore
+from inspector.core.session.store import SessionStore
 from inspector.gui.table_model import COLUMN_INDEX, PAGE_SIZE, EventTableModel
 
 from .conftest import append, status_body

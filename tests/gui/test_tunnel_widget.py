@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QPushButton
 
-from inspector.core.secrets import SecretStore, TunnelSettings, TunnelSettingsStore
 from inspector.core.tunnel import TunnelManager, TunnelOptions, TunnelState
+from inspector.core.tunnel.secrets import SecretStore, TunnelSettings, TunnelSettingsStore
 from inspector.gui.tunnel_widget import TunnelControl, TunnelSettingsDialog, join_webhook_url
 from tests.fake_ngrok import harness
 from tests.fake_ngrok.fixtures import FakeAgent

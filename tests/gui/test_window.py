@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 
-from inspector.core.store import SessionError
+from inspector.core.session.store import SessionError
 from inspector.gui import app as gui_app
 from inspector.gui.filter_bar import completions_for
 from inspector.gui.main_window import MainWindow

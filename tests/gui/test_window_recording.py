@@ -29,7 +29,7 @@ def test_banner_appears_within_a_second_once_the_writer_is_gone(
     qtbot,  # noqa: ANN001
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import inspector.core.writer as writer
+    import inspector.core.capture.writer as writer
 
     assert post(window.url, "/sms", b"{}") == 200
     assert not window.recording_banner.isVisible()

@@ -15,9 +15,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QPushButton
 
-from inspector.core.engine import CaptureEngine
-from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
+from inspector.core.capture.engine import CaptureEngine
 from inspector.core.tunnel import TunnelState
+from inspector.core.tunnel.secrets import TunnelSettings, TunnelSettingsStore
 from inspector.gui.main_window import MainWindow
 from inspector.gui.table_model import COLUMN_INDEX
 from inspector.gui.tunnel_widget import TunnelControl

@@ -111,7 +111,7 @@ def main() -> None:
     ap.add_argument("--number", type=int, default=2000)
     args = ap.parse_args()
 
-    from inspector.core.decoder import EventDecoder
+    from inspector.core.provider.decoder import EventDecoder
 
     decoders: dict[str, Callable[..., Any]] = {"current": EventDecoder().decode}
     with tempfile.TemporaryDirectory() as tmp:

@@ -44,9 +44,9 @@ def rss_bytes() -> int:
 
 
 def build_session(path: Path, rows: int) -> None:
-    from inspector.core.decoder import EventDecoder
-    from inspector.core.record import CapturedRequest
-    from inspector.core.store import SessionStore, commit_batch, index_rows
+    from inspector.core.provider.decoder import EventDecoder
+    from inspector.core.session.record import CapturedRequest
+    from inspector.core.session.store import SessionStore, commit_batch, index_rows
 
     decoder = EventDecoder()
     templates = []
@@ -157,7 +157,7 @@ def main() -> int:
     os.environ["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(home / "config")
     os.environ["WEBHOOK_INSPECTOR_DATA_DIR"] = str(home / "data")
 
-    from inspector.core.store import SCHEMA_VERSION
+    from inspector.core.session.store import SCHEMA_VERSION
 
     # One cache per schema: an older file would be upgraded inside the timed open.
     cached = args.cache / f"wi-bench-{args.rows}-schema{SCHEMA_VERSION}.whsession"
@@ -177,8 +177,8 @@ def main() -> int:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from inspector.core.engine import CaptureEngine
-    from inspector.core.store import SessionStore
+    from inspector.core.capture.engine import CaptureEngine
+    from inspector.core.session.store import SessionStore
     from inspector.gui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # run as a script, only tests/screenshots is on t
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from inspector.core.store import SessionStore  # noqa: E402
+from inspector.core.session.store import SessionStore  # noqa: E402
 from inspector.gui.detail import DetailPane  # noqa: E402
 from inspector.gui.detail.pane import TAB_EVENT, TAB_HEADERS, TAB_JSON, TAB_RAW, TAB_TIMELINE  # noqa: E402
 from inspector.gui.theme import palette  # noqa: E402

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from inspector.core.engine import CaptureEngine
-    from inspector.core.store import SessionStore
+    from inspector.core.capture.engine import CaptureEngine
+    from inspector.core.session.store import SessionStore
     from inspector.gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +79,7 @@ def prepare(theme: str, prefix: str) -> Path:
 
 def start_engine(store: SessionStore, **options: Any) -> CaptureEngine:
     """The listener on the README's port 8765, or any free port when that one is busy."""
-    from inspector.core.engine import CaptureEngine
+    from inspector.core.capture.engine import CaptureEngine
 
     def listening_on(port: int) -> CaptureEngine:
         engine = CaptureEngine(store, host="127.0.0.1", port=port, **options)
@@ -125,7 +125,7 @@ def shoot(theme: str, out: Path) -> Path:
 
     from PySide6.QtWidgets import QApplication
 
-    from inspector.core.store import SessionStore
+    from inspector.core.session.store import SessionStore
     from inspector.gui.main_window import MainWindow
     from inspector.gui.theme import apply_theme
 

@@ -40,9 +40,9 @@ def shoot(theme: str, out: Path) -> Path:
 
     from PySide6.QtWidgets import QApplication
 
-    from inspector.core.secrets import TunnelSettings, TunnelSettingsStore
-    from inspector.core.store import SessionStore
+    from inspector.core.session.store import SessionStore
     from inspector.core.tunnel import TunnelState, tunnel_client_address
+    from inspector.core.tunnel.secrets import TunnelSettings, TunnelSettingsStore
     from inspector.gui.main_window import MainWindow
     from inspector.gui.theme import apply_theme
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import secrets as secrets_mod
-from inspector.core.secrets import SecretStore, TunnelSettings, TunnelSettingsStore, config_dir
 from inspector.core.tunnel import (
     TunnelError,
     TunnelOptions,
@@ -19,6 +17,13 @@ from inspector.core.tunnel import (
     resolve_ngrok_path,
     tunnel_client_address,
     validate_basic_auth,
+)
+from inspector.core.tunnel import secrets as secrets_mod
+from inspector.core.tunnel.secrets import (
+    SecretStore,
+    TunnelSettings,
+    TunnelSettingsStore,
+    config_dir,
 )
 from tests.fake_ngrok.harness import tgz
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.engine import CaptureEngine
+from inspector.core.capture.engine import CaptureEngine
 from inspector.core.tunnel import TunnelError, TunnelState
 from tests.fake_ngrok.harness import AUTHTOKEN as TOKEN
 

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.catalogue import PRODUCT_LABELS, describe
-from inspector.core.record import rfc3339_from_us
-from inspector.core.store import StoredRequest
-from inspector.core.timeline import describe_delays, extract_timestamps
+from inspector.core.provider.catalogue import PRODUCT_LABELS, describe
+from inspector.core.session.record import rfc3339_from_us
+from inspector.core.session.store import StoredRequest
+from inspector.core.session.timeline import describe_delays, extract_timestamps
 from inspector.gui.detail.raw_view import format_size
 from inspector.gui.status_style import STATUS_CLASS_LABELS, StatusPill
 

@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.decoder import decode_content, header_value
-from inspector.core.lenient_json import ParseResult, parse_lenient
-from inspector.core.store import SessionStore, StoredRequest, get_request
+from inspector.core.provider.decoder import decode_content, header_value
+from inspector.core.provider.lenient_json import ParseResult, parse_lenient
+from inspector.core.session.store import SessionStore, StoredRequest, get_request
 from inspector.gui.detail.event_card import EventCard
 from inspector.gui.detail.headers_view import HeadersView
 from inspector.gui.detail.json_model import (

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.decoder import decode_content, header_value
-from inspector.core.lenient_json import ParseResult, parse_lenient
+from inspector.core.provider.decoder import decode_content, header_value
+from inspector.core.provider.lenient_json import ParseResult, parse_lenient
 
 #: Text shown before "Show all" is needed.
 TEXT_PREVIEW_BYTES = 1 << 20

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.store import RowSummary
-from inspector.core.timeline import format_duration, requests_for_message
+from inspector.core.session.store import RowSummary
+from inspector.core.session.timeline import format_duration, requests_for_message
 from inspector.gui.status_style import StatusPillDelegate
 
 AnyIndex = QModelIndex | QPersistentModelIndex

@@ -10,8 +10,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from inspector.core.record import CapturedRequest
-from inspector.core.store import SessionStore
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import SessionStore
 
 DEFAULT_MAX_BODY = 25 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0

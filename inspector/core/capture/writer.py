@@ -6,7 +6,7 @@ capture ran at a quarter of a bare aiohttp server's rate.  In a child process th
 run on the other core, and a payload that makes the decoder misbehave can never
 take the listener or the window down with it.
 
-The child is a plain ``python -m inspector.core.writer`` (no multiprocessing
+The child is a plain ``python -m inspector.core.capture.writer`` (no multiprocessing
 start-method magic, which would re-run the parent's main script).  It talks over
 a socket pair in length-prefixed frames: the parent sends pickled batches of
 requests as plain tuples; the child answers each commit with the committed rows'
@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inspector.core.record import CapturedRequest
-from inspector.core.store import (
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import (
     RowSummary,
     SessionStore,
     _connect,
@@ -160,7 +160,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     # The parent decides when to stop (Ctrl-C reaches the whole process group).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from inspector.core.decoder import EventDecoder
+    from inspector.core.provider.decoder import EventDecoder
 
     chan = _FrameSocket(socket.socket(fileno=fd))
     try:
@@ -250,7 +250,7 @@ class _LinePrinter:
     def flush(self) -> None:
         if not self._go or not self._pending:
             return
-        from inspector.core.lines import format_line
+        from inspector.core.capture.lines import format_line
 
         rows, self._pending = self._pending, []
         try:
@@ -361,7 +361,7 @@ class ProcessCommitter:
         parent, child = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "inspector.core.writer", str(self._store.path),
+                sys.executable, "-m", "inspector.core.capture.writer", str(self._store.path),
                 str(child.fileno()),
                 *(["--lines"] if self._lines else []),
                 *([] if self._summaries else ["--no-summaries"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from inspector.core.store import RowSummary
+from inspector.core.session.store import RowSummary
 
 
 @lru_cache(maxsize=4)

@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 
-from inspector.core.catalogue import EVENTS_BY_NAME, UNSUBSCRIPTION
-from inspector.core.lenient_json import parse_lenient
-from inspector.core.models import (
+from inspector.core.provider.catalogue import EVENTS_BY_NAME, UNSUBSCRIPTION
+from inspector.core.provider.lenient_json import parse_lenient
+from inspector.core.provider.models import (
     ContactSubscriber,
     InboundMessage,
     MessageStatus,

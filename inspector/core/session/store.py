@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import orjson
 import platformdirs
 
-from inspector.core.decoder import DecodedEvent
-from inspector.core.record import CapturedRequest
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.session.record import CapturedRequest
 
 APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
 SCHEMA_VERSION = 2
@@ -34,7 +34,7 @@ FTS_TEXT_LIMIT = 1 << 20
 #: :func:`index_rows`), in batches of thousands of rows: an index on ``requests``
 #: itself would cost every commit of a few dozen requests a page write per distinct
 #: key (a page per request for message ids), which was a third of the writer's work.
-#: Rows past ``indexed_upto`` are found by scanning them (see ``inspector.core.query``).
+#: Rows past ``indexed_upto`` are found by scanning them (see ``inspector.core.session.query``).
 _KEY_TABLES = """
 CREATE TABLE by_event (
     event TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (event, id)

@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import IO, Any
 
-from inspector.core.record import rfc3339_from_us
-from inspector.core.store import StoredRequest, iter_requests
+from inspector.core.session.record import rfc3339_from_us
+from inspector.core.session.store import StoredRequest, iter_requests
 
 
 def request_to_json(req: StoredRequest) -> dict[str, Any]:

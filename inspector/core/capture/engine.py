@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from inspector.core.listener import (
+from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
     CaptureListener,
     ClientAddressFn,
 )
-from inspector.core.store import SessionStore
-from inspector.core.writer import ProcessCommitter, WriterError
+from inspector.core.capture.writer import ProcessCommitter, WriterError
+from inspector.core.session.store import SessionStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

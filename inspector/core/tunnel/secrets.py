@@ -18,7 +18,7 @@ from typing import Literal
 
 from platformdirs import user_config_dir
 
-from inspector.core.tunnel import TunnelOptions
+from inspector.core.tunnel.settings import TunnelOptions
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from inspector.core.store import SUMMARY_COLUMNS, RowSummary, keyed_ids
+from inspector.core.session.store import SUMMARY_COLUMNS, RowSummary, keyed_ids
 
 _SELECT_BY_MESSAGE = (
     f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests "

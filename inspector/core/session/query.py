@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from inspector.core.catalogue import (
+from inspector.core.provider.catalogue import (
     EVENTS,
     PRODUCT_LABELS,
     PRODUCTS,
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
-from inspector.core.store import (
+from inspector.core.session.store import (
     FTS_TEXT_LIMIT,
     INDEXED_UPTO,
     SUMMARY_COLUMNS,
@@ -562,7 +562,7 @@ class _Compiler:
         return f"({column} >= ? AND {column} < ?)"
 
     def keyed(self, table: str, condition: str) -> str:
-        """A condition on a column that has a lookup table (see ``inspector.core.store``).
+        """A condition on a column that has a lookup table (see ``inspector.core.session.store``).
 
         It compiles to the plain condition, which is right for every row; when it is a
         required term it is also marked, so that :func:`bind` may swap in the lookup

@@ -1,0 +1,1 @@
+"""Receiving: the HTTP listener, the engine thread, the writer process, the printed lines."""

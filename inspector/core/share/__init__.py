@@ -1,0 +1,1 @@
+"""Sharing what was captured: export formats (JSONL today)."""
