@@ -25,7 +25,6 @@ from inspector.core.provider.decoder import DecodedEvent
 from inspector.core.session.record import CapturedRequest
 
 APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
-SCHEMA_VERSION = 2
 SESSION_SUFFIX = ".whsession"
 #: Body text beyond this many bytes is not put in the full-text index (it stays searchable by regex).
 FTS_TEXT_LIMIT = 1 << 20
@@ -140,6 +139,24 @@ DROP INDEX IF EXISTS requests_status_class;
 DROP INDEX IF EXISTS requests_message_id;
 """
 )
+
+#: Upgrades past schema 2, in order: entry ``k`` takes a session from schema ``2 + k`` to
+#: ``3 + k`` (SQL run inside one transaction). A new session is created at schema 2 and
+#: brought up through every step, so a fresh file and an upgraded one have the same shape.
+#: A feature that needs new columns or tables appends one step here; never edit a step that
+#: has shipped.
+_UPGRADES: tuple[str, ...] = ()
+
+SCHEMA_VERSION = 2 + len(_UPGRADES)
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Run the steps that take a schema-``version`` session to :data:`SCHEMA_VERSION`."""
+    if version >= SCHEMA_VERSION:
+        return
+    steps = "\n".join(_UPGRADES[version - 2 :])
+    conn.executescript(f"BEGIN;\n{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+
 
 #: Columns of a row summary: what a table row or a CLI line needs, without the body.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -433,10 +450,11 @@ class SessionStore:
             conn.executescript(
                 f"BEGIN;\n{_SCHEMA}\n"
                 f"PRAGMA application_id = {APPLICATION_ID};\n"
-                f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+                "PRAGMA user_version = 2;\n"
                 f"INSERT INTO meta(key, value) VALUES ('created_at', '{created}');\n"
                 "COMMIT;"
             )
+            _upgrade(conn, 2)
             return
         if app_id != APPLICATION_ID:
             raise SessionError(f"{self.path} is an SQLite file but not a Webhook Inspector session")
@@ -449,9 +467,9 @@ class SessionStore:
         conn.execute("PRAGMA synchronous = NORMAL")
         if version == 1:
             # Sessions saved by earlier versions: move their lookups to schema 2's tables.
-            conn.executescript(
-                f"BEGIN;\n{_MIGRATE_FROM_1}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-            )
+            conn.executescript(f"BEGIN;\n{_MIGRATE_FROM_1}\nPRAGMA user_version = 2;\nCOMMIT;")
+            version = 2
+        _upgrade(conn, version)
         catch_up_index(conn)
 
     def _query_next_seq(self) -> int:
