@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from inspector.core.capture.answers import DEFAULT_CONFIG, AnswerConfig, build_policies
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
@@ -91,9 +92,14 @@ class CaptureEngine:
         client_address: ClientAddressFn | None = None,
         shutdown_timeout: float = 5.0,
         print_lines: bool = False,
+        answers: AnswerConfig | None = DEFAULT_CONFIG,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
-        :meth:`start_printing` is called; append listeners then get no summaries."""
+        :meth:`start_printing` is called; append listeners then get no summaries.
+        ``answers``: how answers are chosen after decoding (see :mod:`.answers`); the
+        default echoes the provider's URL verification challenge."""
+        build_policies(answers)  # a bad configuration fails here, in the caller's thread
+        self._answers = answers
         self.store = store
         self.host = host
         self.port = port
@@ -135,6 +141,16 @@ class CaptureEngine:
             if isinstance(err, ListenError):
                 raise err
             raise ListenError(f"listener could not start: {err}") from err
+
+    def set_answers(self, answers: AnswerConfig | None) -> None:
+        """Change how answers are chosen, from the next request on; callable from any
+        thread. Raises ValueError (in the caller's thread) for a configuration the
+        policies refuse."""
+        build_policies(answers)
+        self._answers = answers
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.set_answers, answers)
 
     @property
     def recording_problem(self) -> str | None:
@@ -197,7 +213,10 @@ class CaptureEngine:
 
     async def _startup(self) -> None:
         committer = ProcessCommitter(
-            self.store, lines=self._print_lines, summaries=not self._print_lines
+            self.store,
+            lines=self._print_lines,
+            summaries=not self._print_lines,
+            answers=self._answers,
         )
         try:
             await committer.start()

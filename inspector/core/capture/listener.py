@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from aiohttp import web
+from multidict import CIMultiDict
 
+from inspector.core.capture.answers import Committed
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -39,9 +41,10 @@ def _human(n: int) -> str:
 
 
 class Committer(Protocol):
-    """Takes a captured request; the future resolves to its row id once committed."""
+    """Takes a captured request; the future resolves once its row is committed, with the
+    answer the writer chose for it, if any."""
 
-    def submit(self, request: CapturedRequest) -> asyncio.Future[int]: ...
+    def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]: ...
 
 
 class CaptureListener:
@@ -100,10 +103,17 @@ class CaptureListener:
         rec.response_status = status
         rec.response_headers = _JSON
         try:
-            await self._committer.submit(rec)
+            committed = await self._committer.submit(rec)
         except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
             body = json.dumps({"ok": False, "error": f"not recorded: {exc}"}).encode()
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
+        answer = committed.answer
+        if answer is not None:
+            if answer.delay > 0:
+                await asyncio.sleep(answer.delay)
+            return web.Response(
+                status=answer.status, body=answer.body, headers=CIMultiDict(answer.headers)
+            )
         return web.Response(status=status, body=rec.response_body, headers=_JSON_HEADERS)
 
     def record_refused(self, request: web.BaseRequest, status: int, problem: str) -> None:
@@ -182,7 +192,7 @@ class CaptureListener:
         return 200, {"ok": True, "seq": rec.seq}
 
 
-def _ignore_outcome(fut: asyncio.Future[int]) -> None:
+def _ignore_outcome(fut: asyncio.Future[Committed]) -> None:
     """Nobody awaits a refused request's row; read its outcome so asyncio does not warn."""
     if not fut.cancelled():
         fut.exception()

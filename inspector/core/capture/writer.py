@@ -31,9 +31,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inspector.core.capture.answers import (
+    Answer,
+    AnswerConfig,
+    AnswerPolicy,
+    Committed,
+    build_policies,
+    decide,
+)
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import (
     RowSummary,
@@ -178,6 +187,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
     printer = committer.printer
+    policies: list[AnswerPolicy] = []
     while True:
         if printer is not None and printer.pending and not chan.waiting(0):
             printer.flush()
@@ -195,15 +205,25 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         if msg == _LINES_GO:
             committer.lines_go()
             continue
-        wire: list[tuple[Any, ...]] = pickle.loads(msg)
+        wire: list[tuple[Any, ...]] | tuple[str, AnswerConfig] = pickle.loads(msg)
+        if isinstance(wire, tuple):  # ("answers", config): the parent checked it already
+            policies = build_policies(wire[1])
+            continue
         # Small commits, each answered at once: the parent sends the first answers
         # back to their clients while later ones are still being decoded, instead
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            committer.commit(
-                [(r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk]
-            )
+            decoded = [
+                (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk
+            ]
+            answers: list[tuple[int, tuple[Any, ...]]] = []
+            if policies:
+                for i, (r, d) in enumerate(decoded):
+                    answer = decide(policies, r, d)
+                    if answer is not None:
+                        answers.append((i, answer.to_wire()))
+            committer.commit(decoded, answers)
     if printer is not None:
         printer.flush()
     committer.index()
@@ -288,7 +308,9 @@ class _Committer:
         if self.printer is not None:
             self.printer.go()
 
-    def commit(self, decoded: list[Any]) -> None:
+    def commit(self, decoded: list[Any], answers: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """Commit one chunk and answer the parent; ``answers`` are the policies' choices,
+        by position in the chunk."""
         rows: list[RowSummary] = []
         try:
             rows, texts = commit_batch(self._db, decoded)
@@ -303,9 +325,11 @@ class _Committer:
                 self._texts.extend(texts)
                 self._text_size += sum(len(t) for _, t in texts)
             if self._summaries:
-                reply = pickle.dumps(("ok", [tuple(r) for r in rows]), pickle.HIGHEST_PROTOCOL)
+                reply = pickle.dumps(
+                    ("ok", [tuple(r) for r in rows], answers), pickle.HIGHEST_PROTOCOL
+                )
             else:
-                reply = pickle.dumps(("ids", rows[0].id, len(rows)))
+                reply = pickle.dumps(("ids", rows[0].id, len(rows), answers))
         try:
             self._chan.send(reply)
         except OSError:
@@ -336,7 +360,18 @@ class ProcessCommitter:
     Every method runs on the engine's event loop.
     """
 
-    def __init__(self, store: SessionStore, *, lines: bool = False, summaries: bool = True) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        lines: bool = False,
+        summaries: bool = True,
+        answers: AnswerConfig | None = None,
+    ) -> None:
+        """``answers``: how the writer chooses answers (see :mod:`.answers`); checked here,
+        so a bad configuration fails at start, not in the writer."""
+        build_policies(answers)
+        self._answers = dict(answers or {})
         self._store = store
         self._lines = lines
         self._summaries = summaries
@@ -344,8 +379,8 @@ class ProcessCommitter:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
-        self._pending: list[tuple[CapturedRequest, asyncio.Future[int]]] = []
-        self._inflight: collections.deque[asyncio.Future[int]] = collections.deque()
+        self._pending: list[tuple[CapturedRequest, asyncio.Future[Committed]]] = []
+        self._inflight: collections.deque[asyncio.Future[Committed]] = collections.deque()
         self._flush_scheduled = False
         self._dead: str | None = None
         self._stopping = False
@@ -383,10 +418,20 @@ class ProcessCommitter:
         if first != _READY:
             await self._reap()
             raise WriterError(str(pickle.loads(first)[1]))
+        if self._answers:
+            self._send(pickle.dumps(("answers", self._answers)))
         self._task = asyncio.get_running_loop().create_task(self._recv_loop())
 
-    def submit(self, request: CapturedRequest) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    def set_answers(self, answers: AnswerConfig | None) -> None:
+        """Change how answers are chosen, from the next request on (raises ValueError for a
+        configuration the policies refuse, leaving the current one in force)."""
+        build_policies(answers)
+        self._answers = dict(answers or {})
+        if self._dead is None and not self._restarting and self._writer is not None:
+            self._send(pickle.dumps(("answers", self._answers)))
+
+    def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
+        fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
         if self._dead is not None:
             fut.set_exception(WriterError(self._dead))
             return fut
@@ -461,17 +506,11 @@ class ProcessCommitter:
                 kind, *rest = pickle.loads(await self._read_frame())
                 if kind == "ok":
                     summaries = [RowSummary._make(t) for t in rest[0]]
-                    for s in summaries:
-                        fut = self._inflight.popleft()
-                        if not fut.done():
-                            fut.set_result(s.id)
+                    self._resolve([s.id for s in summaries], rest[1])
                     self._store.notify(summaries)
                 elif kind == "ids":
-                    first, count = rest
-                    for rid in range(first, first + count):
-                        fut = self._inflight.popleft()
-                        if not fut.done():
-                            fut.set_result(rid)
+                    first, count, answers = rest
+                    self._resolve(range(first, first + count), answers)
                 else:
                     count, text = rest
                     log.error("could not commit %d request(s): %s", count, text)
@@ -484,6 +523,13 @@ class ProcessCommitter:
             self._dead = self._dead or "the session writer has stopped"
             return
         await self._restart()
+
+    def _resolve(self, ids: Sequence[int], answers: list[tuple[int, tuple[Any, ...]]]) -> None:
+        chosen = {i: Answer.from_wire(t) for i, t in answers}
+        for i, rid in enumerate(ids):
+            fut = self._inflight.popleft()
+            if not fut.done():
+                fut.set_result(Committed(rid, chosen.get(i)))
 
     async def _restart(self) -> None:
         """The writer died (killed, out of memory...): answer what it held with an error,
@@ -534,7 +580,7 @@ class ProcessCommitter:
             await proc.wait()
 
 
-def _fail_all(futures: list[asyncio.Future[int]], exc: BaseException) -> None:
+def _fail_all(futures: list[asyncio.Future[Committed]], exc: BaseException) -> None:
     for fut in futures:
         if not fut.done():
             fut.set_exception(exc)

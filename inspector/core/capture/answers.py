@@ -1,0 +1,175 @@
+"""What a request is answered, decided where its decoded fields are: in the writer.
+
+The listener answers only after the row is committed, and the writer commits only after it
+has decoded the request, so the writer is where an answer that depends on the event (the
+provider's URL verification, a response rule on ``event:`` or ``status:``) can be chosen
+without a second decode or a second round trip. The writer runs each request through the
+configured :class:`AnswerPolicy` chain before committing it: the first policy that returns
+an :class:`Answer` decides, the row records that answer, and the listener gives it. Without
+one the listener's own answer stands.
+
+The chain is built in the writer process from an :data:`AnswerConfig` (plain data, so it
+crosses the process boundary and survives a writer restart); :func:`build_policies` turns
+it into policies. A feature that decides answers registers a builder in :data:`BUILDERS`
+under its own key of the config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import parse_qsl
+
+import orjson
+
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.provider.lenient_json import parse_lenient
+from inspector.core.session.record import CapturedRequest
+
+JSON_HEADERS: list[tuple[str, str]] = [("Content-Type", "application/json")]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The response to give to one request, and who chose it."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    #: Seconds to wait, after the commit, before answering.
+    delay: float = 0.0
+    #: What decided it: ``"verification"``, ``"rule:NAME"``...
+    source: str = ""
+
+    def to_wire(self) -> tuple[Any, ...]:
+        return (self.status, self.headers, self.body, self.delay, self.source)
+
+    @classmethod
+    def from_wire(cls, t: Sequence[Any]) -> Answer:
+        status, headers, body, delay, source = t
+        return cls(status, [(k, v) for k, v in headers], body, delay, source)
+
+
+class Committed(NamedTuple):
+    """A request's row is on disk: its id, and the answer the writer chose (or None: the
+    listener's own answer stands)."""
+
+    row_id: int
+    answer: Answer | None
+
+
+class AnswerPolicy(Protocol):
+    """Chooses the answer for a decoded request, or ``None`` to leave it to the next one."""
+
+    def decide(self, request: CapturedRequest, decoded: DecodedEvent) -> Answer | None: ...
+
+
+#: Plain data describing the chain, one key per feature (see :data:`BUILDERS`).
+AnswerConfig = Mapping[str, Any]
+
+#: Config key -> builder of that feature's policy (``None`` when the config turns it off).
+BUILDERS: dict[str, Callable[[Any], AnswerPolicy | None]] = {}
+
+
+def build_policies(config: AnswerConfig | None) -> list[AnswerPolicy]:
+    """The policies of ``config`` in the order of :data:`BUILDERS` (verification first)."""
+    if not config:
+        return []
+    policies: list[AnswerPolicy] = []
+    for key, builder in BUILDERS.items():
+        if key in config:
+            policy = builder(config[key])
+            if policy is not None:
+                policies.append(policy)
+    unknown = set(config) - set(BUILDERS)
+    if unknown:
+        raise ValueError(f"unknown answer settings: {', '.join(sorted(unknown))}")
+    return policies
+
+
+def decide(
+    policies: Sequence[AnswerPolicy], request: CapturedRequest, decoded: DecodedEvent
+) -> Answer | None:
+    """Run the chain on one request; a policy's answer is written into the request so the
+    row records the answer actually given."""
+    if request.response_status != 200:
+        return None  # refused by the listener (too large, too slow...): that answer stands
+    for policy in policies:
+        answer = policy.decide(request, decoded)
+        if answer is not None:
+            request.response_status = answer.status
+            request.response_headers = list(answer.headers)
+            request.response_body = answer.body
+            return answer
+    return None
+
+
+# -- the provider's URL verification ---------------------------------------------------------
+
+#: A body worth parsing for a challenge: cheap to test on every request.
+_CHALLENGE = re.compile(rb'"challenge"\s*:')
+#: The console's handshake is a few dozen bytes; anything far larger is not one.
+_HANDSHAKE_MAX = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationHandshake:
+    """What the provider's console sent to verify a webhook URL."""
+
+    token: str | None
+    validation_key: str | None
+    challenge: str
+
+
+def find_handshake(query: str, body: bytes) -> VerificationHandshake | None:
+    """The verification handshake in a request: a ``token`` query parameter and a JSON body
+    with a string ``challenge`` (lenient JSON: the provider's example has a trailing comma)."""
+    if len(body) > _HANDSHAKE_MAX or not _CHALLENGE.search(body):
+        return None
+    token = None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "token":
+            token = value
+            break
+    if token is None:
+        return None
+    try:
+        parsed = parse_lenient(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    data = parsed.value
+    if not parsed.ok or not isinstance(data, dict):
+        return None
+    challenge = data.get("challenge")
+    if not isinstance(challenge, str):
+        return None
+    validation_key = data.get("validation_key")
+    if not isinstance(validation_key, str):
+        validation_key = None
+    return VerificationHandshake(token, validation_key, challenge)
+
+
+class VerificationAnswer:
+    """Echoes the challenge, as the provider's console requires before it accepts a URL."""
+
+    def decide(self, request: CapturedRequest, decoded: DecodedEvent) -> Answer | None:
+        if request.method != "POST":
+            return None
+        handshake = find_handshake(request.query, request.body)
+        if handshake is None:
+            return None
+        body = orjson.dumps({"challenge": handshake.challenge})
+        return Answer(200, JSON_HEADERS, body, source="verification")
+
+
+def _verification(settings: Any) -> AnswerPolicy | None:
+    enabled = settings.get("enabled", True) if isinstance(settings, Mapping) else bool(settings)
+    return VerificationAnswer() if enabled else None
+
+
+BUILDERS["verification"] = _verification
+
+#: What capture and the window use unless told otherwise.
+DEFAULT_CONFIG: dict[str, Any] = {"verification": {"enabled": True}}
