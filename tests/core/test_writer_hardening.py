@@ -228,3 +228,25 @@ def test_a_failed_restart_is_retried_and_requests_are_answered_meanwhile(
         time.sleep(0.1)
     assert status == 200
     assert engine.recording_trouble is None
+
+
+def test_indexing_that_fails_on_a_full_disk_is_retried_once_there_is_room(
+    store: SessionStore,
+) -> None:
+    db = _connect(store.path, readonly=False)
+    chan = _Chan()
+    committer = _Committer(db, chan, None, True)  # type: ignore[arg-type]
+    words = " ".join(f"w{i}" for i in range(40_000)).encode()
+    committer.commit([(captured_request("/", words, seq=i), DecodedEvent()) for i in (1, 2)])
+    assert committer.waiting == 2
+    pages = _fill(db)
+    committer.index()
+    upto = "SELECT value FROM meta WHERE key = 'indexed_upto'"
+    assert db.execute(upto).fetchone()[0] == "0"
+    assert committer.waiting == 2  # kept for later, not dropped
+    db.execute(f"PRAGMA max_page_count = {pages * 100}")
+    committer.index()
+    assert db.execute(upto).fetchone()[0] == "2" and committer.waiting == 0
+    hits = db.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'w39999'")
+    assert sorted(r[0] for r in hits) == [1, 2]
+    db.close()

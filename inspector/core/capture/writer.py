@@ -127,13 +127,18 @@ class _FrameSocket:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> bool:
+def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> str | None:
+    """Index the waiting rows; None when done, else why not ("disk full"...: worth trying
+    again later, nothing of the failed run is kept) or "" when it should not be retried."""
     try:
         index_rows(db, upto, texts)
     except Exception as exc:  # noqa: BLE001 - rows are safe; indexing catches up on reopen
-        print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
-        return False
-    return True
+        cause = storage_problem(exc)
+        if cause is None:
+            print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
+            return ""
+        return cause
+    return None
 
 
 class _Checkpointer:
@@ -403,7 +408,16 @@ class _Committer:
 
     def index(self) -> None:
         if self.waiting:
-            self._indexing = _index(self._db, self._last_id, self._texts)
+            failed = _index(self._db, self._last_id, self._texts)
+            if failed and self._text_size > 2 * _INDEX_BACKLOG_TEXT:
+                print(f"webhook-inspector: indexing stopped: {failed}", file=sys.stderr)
+                failed = ""  # too much held for later: left to the scan until reopened
+            if failed:
+                # The file's fault (a full disk): the same rows are indexed at the next
+                # quiet moment or backlog, once there is room again.
+                self._waiting_since = time.monotonic()
+                return
+            self._indexing = failed is None
             self.waiting = 0
             self._texts = []
             self._text_size = 0
