@@ -7,6 +7,8 @@ Run by hand (not part of the test suite):
 Each attack of the hardening list runs against a fresh ``webhook-inspector capture``
 (a subprocess on 127.0.0.1, port 0, a session in a temporary folder):
 
+    big-body       the yardstick: two ordinary 24 MB JSON bodies (what any large body
+                   costs, to read the bombs' figures against)
     surrogate      200 bodies with a lone surrogate escape (\\ud800), 20 at a time,
                    interleaved with as many innocent bodies
     slow-parse     1 MB bodies crafted for the lenient JSON repair (500,000 bare words),
@@ -300,6 +302,12 @@ def slow_parse_body(size: int) -> bytes:
 GZIP = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
 
 
+def attack_big_body(cap: Capture, out: Outcome) -> None:
+    body = json.dumps({"event": "whatsapp:message:in", "payload": {"t": "x" * (24 << 20)}})
+    for _ in range(2):
+        out.attack(*post(cap.port, "/big", body.encode(), timeout=ATTACK_TIMEOUT))
+
+
 def attack_surrogate(cap: Capture, out: Outcome) -> None:
     bad = b'{"event": "whatsapp:message:status", "payload": {"id": "\\ud800", "status": "read"}}'
     lock = threading.Lock()
@@ -395,6 +403,7 @@ def attack_slow_stdout(cap: Capture, out: Outcome) -> None:
 
 
 ATTACKS: dict[str, tuple[Callable[[Capture, Outcome], None], tuple[str, ...]]] = {
+    "big-body": (attack_big_body, ()),
     "surrogate": (attack_surrogate, ()),
     "slow-parse": (attack_slow_parse, ()),
     "gzip-1g": (lambda c, o: attack_gzip(c, o, 1), ()),
