@@ -206,3 +206,8 @@ def test_lone_surrogates_are_flagged_and_decoded_fields_stay_storable() -> None:
         value.encode("utf-8")  # would raise on a lone surrogate (SQLite refuses them too)
     assert d.message_id == "m\\ud800"
     assert any("lone surrogate" in w for w in d.warnings), d.warnings
+
+
+def test_an_array_bomb_sent_as_form_data_stays_flagged() -> None:
+    d = decode(b"[" + b"[]," * (JSON_MAX_ITEMS + 10) + b"[]]", FORM)
+    assert any("array bomb" in w for w in d.warnings), d.warnings

@@ -432,7 +432,7 @@ class EventDecoder:
                         + "; decoded as JSON"
                     )
                 return data
-            if ctype != _FORM:
+            if ctype != _FORM or any("array bomb" in w for w in out.warnings[noted:]):
                 return None
             del out.warnings[noted:]  # not JSON after all: form data that starts with a bracket
         if ctype == _FORM or (not looks_json and "=" in text and "json" not in ctype):
