@@ -327,12 +327,16 @@ def _scrub(out: DecodedEvent) -> None:
     commit of every request sent with it.  One ``encode`` of the joined fields is the
     check: cheap, and nothing more is done for the usual clean request.
     """
-    fields = [getattr(out, name) for name in _TEXT_FIELDS]
+    joined = "".join(
+        (out.event, out.product, out.status, out.message_id, out.from_, out.to, out.summary)
+    )
+    if joined.isascii() and (not out.warnings or all(w.isascii() for w in out.warnings)):
+        return
     try:
-        "\x00".join(fields + out.warnings).encode("utf-8")
+        "".join((joined, *out.warnings)).encode("utf-8")
     except UnicodeEncodeError:
-        for name, value in zip(_TEXT_FIELDS, fields, strict=True):
-            setattr(out, name, _safe_text(value))
+        for name in _TEXT_FIELDS:
+            setattr(out, name, _safe_text(getattr(out, name)))
         out.warnings = [_safe_text(w) for w in out.warnings]
         if not any("surrogate" in w for w in out.warnings):
             out.warnings.append(
@@ -369,13 +373,16 @@ class EventDecoder:
         headers: Sequence[tuple[str, str]],
         body: bytes,
     ) -> None:
-        inflated = inflate(body, header_value(headers, "Content-Encoding"))
-        if inflated.problem:
-            out.warnings.append(inflated.problem)
-        if inflated.truncated:
-            return
-        content = inflated.data
-        if not content.strip() and method.upper() in _BODY_METHODS:
+        content = body
+        encoding = header_value(headers, "Content-Encoding")
+        if encoding:
+            inflated = inflate(body, encoding)
+            if inflated.problem:
+                out.warnings.append(inflated.problem)
+            if inflated.truncated:
+                return
+            content = inflated.data
+        if (not content or content.isspace()) and method.upper() in _BODY_METHODS:
             out.warnings.append(
                 f"empty body: a {method.upper()} webhook normally carries its event in the body"
                 + ("; decoded from the query string" if query else "")
