@@ -177,8 +177,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
                 return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         engine.start_printing()
-        while not stop.wait(0.5):
-            pass
+        stopped = _watch_recording(engine, stop)
     finally:
         if tunnel is not None:
             tunnel.stop()
@@ -186,7 +185,36 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         count = store.count()
         store.close()
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
-    return 0
+    return EXIT_FAILED if stopped else 0
+
+
+def _watch_recording(engine: CaptureEngine, stop: threading.Event) -> bool:
+    """Wait for Ctrl-C, saying on stderr (one line per change, not per request) when
+    requests stop being recorded and when they are again.  Returns True, at once, if
+    recording has stopped for good: a capture that cannot record must not go on."""
+    shown: str | None = None
+    while not stop.wait(0.2):
+        stopped = engine.recording_problem
+        if stopped:
+            print(
+                f"error: recording stopped: {stopped}; requests are answered 503",
+                file=sys.stderr,
+                flush=True,
+            )
+            return True
+        trouble = engine.recording_trouble
+        kind = trouble.split(":", 1)[0] if trouble else None
+        if kind != shown:
+            if trouble:
+                print(
+                    f"warning: not recording: {trouble}; requests are answered 503 until it clears",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                print("recording again", file=sys.stderr, flush=True)
+            shown = kind
+    return False
 
 
 def _start_tunnel(

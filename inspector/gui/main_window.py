@@ -139,9 +139,12 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         recording_problem: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
+        recording_trouble: Callable[[], str | None] | None = None,
     ) -> None:
         """``recording_problem`` (e.g. ``lambda: engine.recording_problem``) is polled
-        every second; once it returns a sentence the window shows it until closed."""
+        every second; once it returns a sentence the window shows it until closed.
+        ``recording_trouble`` (``engine.recording_trouble``) is polled too: a passing
+        cause (a full disk) shows in the same banner while it lasts."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -156,7 +159,9 @@ class MainWindow(QMainWindow):
         self._help: HelpDialog | None = None
         self._restore_id: int | None = None
         self._recording_problem = recording_problem
+        self._recording_trouble = recording_trouble
         self._shown_problem: str | None = None
+        self._shown_trouble: str | None = None
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -567,6 +572,9 @@ class MainWindow(QMainWindow):
         if self._recording_problem is None:
             return
         problem = self._recording_problem()
+        if not problem and self._shown_problem is None:
+            self._show_trouble()
+            return
         if not problem or problem == self._shown_problem:
             return
         self._shown_problem = problem
@@ -582,6 +590,33 @@ class MainWindow(QMainWindow):
         self.recording_status.setToolTip(f"{sentence}\n{RECORDING_ADVICE}")
         self.recording_status.show()
         self.statusBar().clearMessage()  # "Recording to ..." is no longer true
+
+    def _show_trouble(self) -> None:
+        """A passing cause (disk full, a writer restart being retried): shown while it
+        lasts, hidden once requests are recorded again."""
+        trouble = self._recording_trouble() if self._recording_trouble is not None else None
+        if trouble == self._shown_trouble:
+            return
+        self._shown_trouble = trouble
+        if not trouble:
+            self.recording_banner.hide()
+            self.recording_status.hide()
+            return
+        sentence = trouble[:1].upper() + trouble[1:]
+        if not sentence.endswith("."):
+            sentence += "."
+        advice = (
+            "Recording resumes by itself once the cause is gone; requests refused meanwhile "
+            "were answered 503 so the provider will retry."
+        )
+        self.recording_label.setText(
+            f"<b>Requests are not being recorded right now.</b> {escape(sentence)}<br>"
+            f"{escape(advice)}"
+        )
+        self.recording_banner.show()
+        self.recording_status.setText("Not recording: requests are answered 503")
+        self.recording_status.setToolTip(f"{sentence}\n{advice}")
+        self.recording_status.show()
 
     @Slot()
     def _update_empty_state(self) -> None:

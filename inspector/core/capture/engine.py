@@ -160,6 +160,15 @@ class CaptureEngine:
         committer = self._committer
         return committer.problem if committer is not None else None
 
+    @property
+    def recording_trouble(self) -> str | None:
+        """Why requests are refused right now, lasting or not (a full disk, a writer
+        restart being retried...), else None; clears itself once recording resumes.
+
+        Safe to read from any thread."""
+        committer = self._committer
+        return committer.trouble if committer is not None else None
+
     def start_printing(self) -> None:
         """Let the per-request lines flow (after the caller's own first lines)."""
         committer = self._committer

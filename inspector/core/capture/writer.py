@@ -43,6 +43,7 @@ from inspector.core.capture.answers import (
     build_policies,
     decide,
 )
+from inspector.core.provider.decoder import DecodedEvent, EventDecoder
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import (
     RowSummary,
@@ -51,6 +52,8 @@ from inspector.core.session.store import (
     catch_up_index,
     commit_batch,
     index_rows,
+    safe_form,
+    storage_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,15 @@ _INDEX_MAX_DELAY = 1.0
 #: Requests decoded and committed per transaction (and per answer to the parent).
 _CHUNK = 32
 _CHECKPOINT_EVERY = 1.0
+#: Seconds one request's decoding may take before it is given up (the raw request is
+#: stored with a warning): the requests behind it in the writer must not wait longer.
+DECODE_TIME_LIMIT = 2.0
+#: Bodies smaller than this are decoded without the clock (they cannot take long).
+_CLOCK_FROM = 4096
+#: A failed writer start is retried after this many seconds, doubling up to the last.
+_RESTART_BACKOFF = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+#: A refusal's cause stays visible (window banner, capture's stderr) this long (seconds).
+_TROUBLE_HOLD = 2.0
 #: capture's lines wait for an idle moment, but no longer than this (seconds) or this many.
 _LINES_MAX_DELAY = 0.1
 _LINES_BACKLOG = 4096
@@ -124,13 +136,18 @@ class _FrameSocket:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> bool:
+def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> str | None:
+    """Index the waiting rows; None when done, else why not ("disk full"...: worth trying
+    again later, nothing of the failed run is kept) or "" when it should not be retried."""
     try:
         index_rows(db, upto, texts)
     except Exception as exc:  # noqa: BLE001 - rows are safe; indexing catches up on reopen
-        print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
-        return False
-    return True
+        cause = storage_problem(exc)
+        if cause is None:
+            print(f"webhook-inspector: indexing stopped: {exc}", file=sys.stderr)
+            return ""
+        return cause
+    return None
 
 
 class _Checkpointer:
@@ -147,16 +164,62 @@ class _Checkpointer:
         self._thread.start()
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(_CHECKPOINT_EVERY):
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
-                print(f"webhook-inspector: checkpoint failed: {exc}", file=sys.stderr)
+                if not failing:  # once, not every second (a full disk lasts)
+                    print(f"webhook-inspector: checkpoint failed: {exc}", file=sys.stderr)
+                failing = True
+            else:
+                failing = False
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
         self._conn.close()
+
+
+class _DecodeTimeout(BaseException):
+    """Raised by the alarm in the decoding it interrupts (not an Exception: the decoder's
+    own catch-all must not swallow it)."""
+
+
+_alarm_armed = False
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    if _alarm_armed:
+        raise _DecodeTimeout
+
+
+def decode_bounded(decoder: EventDecoder, r: CapturedRequest) -> DecodedEvent:
+    """Decode ``r``, giving up after :data:`DECODE_TIME_LIMIT` seconds.
+
+    The alarm (``SIGALRM``, this process's main thread) interrupts whatever Python code
+    the decoder is running; a single C call (parsing one huge JSON text) finishes first,
+    and those are linear and bounded by the inflate and JSON limits.
+    """
+    global _alarm_armed
+    if len(r.body) < _CLOCK_FROM:
+        return decoder.decode(r.method, r.path, r.query, r.headers, r.body)
+    result: DecodedEvent | None = None
+    try:
+        _alarm_armed = True
+        signal.setitimer(signal.ITIMER_REAL, DECODE_TIME_LIMIT)
+        result = decoder.decode(r.method, r.path, r.query, r.headers, r.body)
+        _alarm_armed = False
+    except _DecodeTimeout:
+        _alarm_armed = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if result is None:
+        result = DecodedEvent()
+        result.warnings.append(
+            f"decoding took over {DECODE_TIME_LIMIT:g} s and was given up, so that the "
+            "requests behind it are not held up; raw request kept"
+        )
+    return result
 
 
 def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = True) -> int:
@@ -169,7 +232,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     # The parent decides when to stop (Ctrl-C reaches the whole process group).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from inspector.core.provider.decoder import EventDecoder
+    signal.signal(signal.SIGALRM, _on_alarm)
 
     chan = _FrameSocket(socket.socket(fileno=fd))
     try:
@@ -214,9 +277,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded = [
-                (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk
-            ]
+            decoded = [(r, decode_bounded(decoder, r)) for r in chunk]
             answers: list[tuple[int, tuple[Any, ...]]] = []
             if policies:
                 for i, (r, d) in enumerate(decoded):
@@ -308,32 +369,57 @@ class _Committer:
         if self.printer is not None:
             self.printer.go()
 
-    def commit(self, decoded: list[Any], answers: list[tuple[int, tuple[Any, ...]]]) -> None:
-        """Commit one chunk and answer the parent; ``answers`` are the policies' choices,
-        by position in the chunk."""
-        rows: list[RowSummary] = []
+    def commit(
+        self, decoded: list[Any], answers: Sequence[tuple[int, tuple[Any, ...]]] = ()
+    ) -> None:
+        """Commit a chunk and answer for it; one bad row never fails the others.
+
+        ``answers`` are the answer policies' choices, by position in the chunk. If the
+        chunk fails because of its rows (a value SQLite refuses), each row is committed
+        alone, and a row that still fails is stored in a safe form (see
+        :func:`safe_form`).  If it fails because of the file (disk full...), every row is
+        answered with an error naming the cause, and the next chunk tries again.
+        """
         try:
             rows, texts = commit_batch(self._db, decoded)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
-            reply = pickle.dumps(("error", len(decoded), str(exc)))
+            cause = storage_problem(exc)
+            if cause is not None:
+                self._reply(pickle.dumps(("error", len(decoded), f"{cause}: {exc}")))
+                return
+            if len(decoded) > 1:
+                chosen = dict(answers)
+                for i, item in enumerate(decoded):
+                    self.commit([item], [(0, chosen[i])] if i in chosen else [])
+                return
+            try:
+                req, dec = decoded[0]
+                rows, texts = commit_batch(self._db, [safe_form(req, dec, exc)])
+            except Exception as exc2:  # noqa: BLE001
+                cause = storage_problem(exc2)
+                text = f"{cause}: {exc2}" if cause else f"request could not be stored: {exc2}"
+                self._reply(pickle.dumps(("error", 1, text)))
+                return
+        self._committed(rows, texts, answers)
+
+    def _committed(
+        self,
+        rows: list[RowSummary],
+        texts: list[tuple[int, str]],
+        answers: Sequence[tuple[int, tuple[Any, ...]]],
+    ) -> None:
+        if self._indexing and rows:
+            if not self.waiting:
+                self._waiting_since = time.monotonic()
+            self.waiting += len(rows)
+            self._last_id = rows[-1].id
+            self._texts.extend(texts)
+            self._text_size += sum(len(t) for _, t in texts)
+        if self._summaries:
+            reply = pickle.dumps(("ok", [tuple(r) for r in rows], list(answers)), pickle.HIGHEST_PROTOCOL)
         else:
-            if self._indexing and rows:
-                if not self.waiting:
-                    self._waiting_since = time.monotonic()
-                self.waiting += len(rows)
-                self._last_id = rows[-1].id
-                self._texts.extend(texts)
-                self._text_size += sum(len(t) for _, t in texts)
-            if self._summaries:
-                reply = pickle.dumps(
-                    ("ok", [tuple(r) for r in rows], answers), pickle.HIGHEST_PROTOCOL
-                )
-            else:
-                reply = pickle.dumps(("ids", rows[0].id, len(rows), answers))
-        try:
-            self._chan.send(reply)
-        except OSError:
-            pass  # the parent is gone: nobody waits for the answer, but the rows are kept
+            reply = pickle.dumps(("ids", rows[0].id, len(rows), list(answers)))
+        self._reply(reply)
         if self.printer is not None and rows:
             self.printer.add(rows)
         if self.waiting and (
@@ -343,9 +429,24 @@ class _Committer:
         ):
             self.index()
 
+    def _reply(self, reply: bytes) -> None:
+        try:
+            self._chan.send(reply)
+        except OSError:
+            pass  # the parent is gone: nobody waits for the answer, but the rows are kept
+
     def index(self) -> None:
         if self.waiting:
-            self._indexing = _index(self._db, self._last_id, self._texts)
+            failed = _index(self._db, self._last_id, self._texts)
+            if failed and self._text_size > 2 * _INDEX_BACKLOG_TEXT:
+                print(f"webhook-inspector: indexing stopped: {failed}", file=sys.stderr)
+                failed = ""  # too much held for later: left to the scan until reopened
+            if failed:
+                # The file's fault (a full disk): the same rows are indexed at the next
+                # quiet moment or backlog, once there is room again.
+                self._waiting_since = time.monotonic()
+                return
+            self._indexing = failed is None
             self.waiting = 0
             self._texts = []
             self._text_size = 0
@@ -385,6 +486,13 @@ class ProcessCommitter:
         self._dead: str | None = None
         self._stopping = False
         self._restarting = False
+        #: A restart has failed at least once: requests are refused at once meanwhile.
+        self._retrying: str | None = None
+        #: Why the last commit failed (disk full...); whether none has succeeded since;
+        #: until when it is shown anyway (see ``trouble``).
+        self._trouble: str | None = None
+        self._failing = False
+        self._trouble_until = 0.0
         self._lines_started = False
         self._restarts: list[float] = []
 
@@ -393,7 +501,10 @@ class ProcessCommitter:
         await self._spawn()
 
     async def _spawn(self) -> None:
-        parent, child = socket.socketpair()
+        try:
+            parent, child = socket.socketpair()
+        except OSError as exc:  # e.g. out of file descriptors
+            raise WriterError(f"cannot start the session writer: {exc.strerror or exc}") from exc
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "inspector.core.capture.writer", str(self._store.path),
@@ -409,7 +520,12 @@ class ProcessCommitter:
             raise WriterError(f"cannot start the session writer: {exc}") from exc
         finally:
             child.close()
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        try:
+            self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        except OSError as exc:
+            parent.close()
+            await self._reap()
+            raise WriterError(f"cannot talk to the session writer: {exc.strerror or exc}") from exc
         try:
             first = await asyncio.wait_for(self._read_frame(), _START_TIMEOUT)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
@@ -432,8 +548,9 @@ class ProcessCommitter:
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
         fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
-        if self._dead is not None:
-            fut.set_exception(WriterError(self._dead))
+        refusal = self._dead or self._retrying
+        if refusal is not None:
+            fut.set_exception(WriterError(refusal))
             return fut
         self._pending.append((request, fut))
         if not self._flush_scheduled:
@@ -446,6 +563,37 @@ class ProcessCommitter:
     def problem(self) -> str | None:
         """Why recording has stopped for good, or None while requests are being recorded."""
         return None if self._stopping else self._dead
+
+    @property
+    def trouble(self) -> str | None:
+        """Why requests are being refused right now (stopped for good, a writer restart
+        being retried, a full disk...), or None while they are recorded.
+
+        A cause shows for at least :data:`_TROUBLE_HOLD` seconds after its last refusal,
+        so that a window or a terminal polling it sees even a short episode; it clears
+        itself once requests are recorded again."""
+        if self._stopping:
+            return None
+        if self._dead or self._retrying:
+            return self._dead or self._retrying
+        trouble = self._trouble
+        if trouble is not None and (self._failing or time.monotonic() < self._trouble_until):
+            return trouble
+        return None
+
+    def _set_trouble(self, text: str | None) -> None:
+        """Note a failed commit's cause (``text``), or a success (None)."""
+        if text is None:
+            if self._failing:
+                log.info("recording again: requests are being stored")
+            self._failing = False
+            return
+        if not self._failing:
+            # The window and capture show the state (see ``trouble``); the log only notes it.
+            log.info("requests are not being recorded (answered 503): %s", text)
+        self._trouble = text
+        self._failing = True
+        self._trouble_until = time.monotonic() + _TROUBLE_HOLD
 
     def start_lines(self) -> None:
         """Let the writer print its per-request lines (held until now)."""
@@ -507,13 +655,17 @@ class ProcessCommitter:
                 if kind == "ok":
                     summaries = [RowSummary._make(t) for t in rest[0]]
                     self._resolve([s.id for s in summaries], rest[1])
+                    if self._failing:
+                        self._set_trouble(None)
                     self._store.notify(summaries)
                 elif kind == "ids":
                     first, count, answers = rest
                     self._resolve(range(first, first + count), answers)
+                    if self._failing:
+                        self._set_trouble(None)
                 else:
                     count, text = rest
-                    log.error("could not commit %d request(s): %s", count, text)
+                    self._set_trouble(text)
                     _fail_all([self._inflight.popleft() for _ in range(count)], WriterError(text))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -549,16 +701,36 @@ class ProcessCommitter:
                     "so recording has stopped"
                 )
                 return
-            try:
-                await self._spawn()
-            except WriterError as exc:
-                self._die(f"the session writer could not be restarted: {exc}")
+            await self._spawn_until_up()
+            if self._dead is not None or self._writer is None:
                 return
         finally:
             self._restarting = False
+            self._retrying = None
         if self._lines_started:
             self._send(_LINES_GO)
         self._flush()
+
+    async def _spawn_until_up(self) -> None:
+        """Start a new writer, retrying with a growing delay while it cannot start (out of
+        file descriptors, memory...); requests are answered 503 meanwhile, not held."""
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self._spawn()
+                return
+            except WriterError as exc:
+                self._writer = None
+                delay = _RESTART_BACKOFF[min(attempt, len(_RESTART_BACKOFF) - 1)]
+                if self._retrying is None:
+                    log.info("%s; retrying (requests are answered 503 meanwhile)", exc)
+                self._retrying = f"the session writer could not be restarted ({exc}); retrying"
+                waiting = [f for _, f in self._pending]
+                self._pending.clear()
+                _fail_all(waiting, WriterError(self._retrying))
+                attempt += 1
+                await asyncio.sleep(delay)
+        self._die("capture is stopping; the session writer was not restarted")
 
     def _die(self, reason: str) -> None:
         self._dead = reason

@@ -7,7 +7,6 @@ cannot make sense of becomes a warning, and the event name stays empty.
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from collections.abc import Sequence
@@ -111,6 +110,26 @@ _FLAT_SHAPES: tuple[tuple[str, type[ProviderModel], frozenset[str], int], ...] =
 
 _SUMMARY_LIMIT = 200
 
+#: Most bytes a compressed body is inflated to, for decoding and for viewing.  A body that
+#: inflates past it (a compression bomb: 1 MB of gzip can hold 1 GB) is decoded no
+#: further; its raw bytes are kept as sent.  Twice the default --max-body.
+INFLATE_LIMIT = 50 << 20
+#: JSON bodies with more arrays, objects and separators than this are not parsed into
+#: Python objects (an "array bomb": ``[[],[],...]`` costs about 70 bytes per 3 in memory);
+#: they are recorded raw with a warning.  No webhook comes near it.
+JSON_MAX_ITEMS = 2_000_000
+#: Bodies below this size are never counted for :data:`JSON_MAX_ITEMS` (cannot reach it).
+_COUNT_FROM = 1 << 20
+#: Methods whose requests normally carry a body: an empty one is worth a warning.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8 with a byte-order mark"),
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32 (little-endian, with a byte-order mark)"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32 (big-endian, with a byte-order mark)"),
+    (b"\xff\xfe", "utf-16", "UTF-16 (little-endian, with a byte-order mark)"),
+    (b"\xfe\xff", "utf-16", "UTF-16 (big-endian, with a byte-order mark)"),
+)
+
 
 @dataclass(slots=True)
 class DecodedEvent:
@@ -133,24 +152,137 @@ def header_value(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def decode_content(body: bytes, encoding: str | None) -> tuple[bytes, str | None]:
-    """Undo ``Content-Encoding`` for viewing; the stored bytes stay as sent."""
+@dataclass(slots=True)
+class Inflated:
+    """A body with its ``Content-Encoding`` undone (as far as the limit allows)."""
+
+    data: bytes
+    #: What went wrong or was left undone, for a warning; None when all went well.
+    problem: str | None = None
+    #: The body inflates past the limit: ``data`` holds only its first bytes.
+    truncated: bool = False
+
+
+def _human(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> tuple[bytes, bool]:
+    """Inflate ``body`` (every gzip member, for gzip) to at most ``limit`` bytes.
+
+    Returns the bytes and whether there was more: never holds more than ``limit``
+    (plus one zlib block) in memory, whatever the body would inflate to.
+    """
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:
+        d = zlib.decompressobj(wbits)
+        chunk = d.decompress(rest, limit - size + 1)
+        size += len(chunk)
+        out.append(chunk)
+        if size > limit or d.unconsumed_tail:
+            return b"".join(out)[:limit], True
+        if not d.eof:
+            raise zlib.error("compressed data is incomplete")
+        rest = d.unused_data if wbits & 16 else b""
+        # Trailing zero bytes after a gzip member are padding, not another member.
+        if rest and not rest.strip(b"\x00"):
+            break
+    return b"".join(out), False
+
+
+def inflate(body: bytes, encoding: str | None, limit: int = INFLATE_LIMIT) -> Inflated:
+    """Undo ``Content-Encoding`` for decoding and viewing; the stored bytes stay as sent.
+
+    Inflating stops at ``limit`` bytes (see :data:`INFLATE_LIMIT`), and says so.
+    """
     if not encoding or not body:
-        return body, None
+        return Inflated(body)
     enc = encoding.strip().lower()
+    if enc == "identity":
+        return Inflated(body)
+    if enc not in ("gzip", "x-gzip", "deflate"):
+        return Inflated(body, f"Content-Encoding {enc} is not decoded; body shown as received")
     try:
-        if enc in ("gzip", "x-gzip"):
-            return gzip.decompress(body), None
         if enc == "deflate":
             try:
-                return zlib.decompress(body), None
+                data, more = _inflate(body, zlib.MAX_WBITS, limit)
             except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS), None
-    except (OSError, EOFError, zlib.error) as exc:
-        return body, f"body says Content-Encoding {enc} but does not decompress: {exc}"
-    if enc == "identity":
-        return body, None
-    return body, f"Content-Encoding {enc} is not decoded; body shown as received"
+                data, more = _inflate(body, -zlib.MAX_WBITS, limit)
+        else:
+            data, more = _inflate(body, 16 + zlib.MAX_WBITS, limit)
+    except (zlib.error, MemoryError) as exc:
+        return Inflated(body, f"body says Content-Encoding {enc} but does not decompress: {exc}")
+    if more:
+        return Inflated(
+            data,
+            f"{enc} body of {_human(len(body))} inflates past {_human(limit)} (a compression "
+            f"bomb?); decompressed only that far, not decoded; raw bytes kept as sent",
+            truncated=True,
+        )
+    return Inflated(data)
+
+
+def decode_content(
+    body: bytes, encoding: str | None, limit: int = INFLATE_LIMIT
+) -> tuple[bytes, str | None]:
+    """Undo ``Content-Encoding`` for viewing (up to ``limit`` bytes); the stored bytes stay
+    as sent.  Returns the bytes and a problem to show, if any (see :func:`inflate`)."""
+    result = inflate(body, encoding, limit)
+    return result.data, result.problem
+
+
+def body_text(content: bytes) -> tuple[str | None, str | None]:
+    """The body as text, and a note when it is not plain UTF-8 but another Unicode form.
+
+    JSON is UTF-8 on the wire, but some senders prefix a byte-order mark or send UTF-16
+    (Windows tools): those are recognised by their mark, or by the NUL bytes that ASCII
+    takes in UTF-16 (RFC 4627 section 3), and decoded.  None when it is not text.
+    """
+    first = content[:1]
+    if first in (b"\xef", b"\xff", b"\xfe", b"\x00"):
+        for mark, codec, name in _BOMS:
+            if content.startswith(mark):
+                return _decode_as(content, codec, name)
+    if len(content) >= 4 and len(content) % 2 == 0 and 0 in content[:4]:
+        if content[0] == 0 and content[1] != 0 and content[2] == 0:
+            return _decode_as(content, "utf-16-be", "UTF-16 (big-endian, no byte-order mark)")
+        if content[0] != 0 and content[1] == 0 and content[3] == 0:
+            return _decode_as(content, "utf-16-le", "UTF-16 (little-endian, no byte-order mark)")
+    try:
+        return content.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, None
+
+
+def _decode_as(content: bytes, codec: str, name: str) -> tuple[str | None, str | None]:
+    try:
+        text = content.decode(codec)
+    except UnicodeDecodeError:
+        return None, None
+    if codec == "utf-8-sig" or "\x00" not in text:
+        how = "with the mark dropped" if codec == "utf-8-sig" else f"as {name.split(' (')[0]}"
+        return text, f"body is {name}, not plain UTF-8 as JSON should be; decoded {how}"
+    return None, None
+
+
+def count_json_items(text: str) -> int:
+    """Arrays, objects and separators in ``text`` (strings included: an upper bound)."""
+    return text.count("[") + text.count("{") + text.count(",")
+
+
+def _safe_text(value: str) -> str:
+    """``value`` with lone surrogates written as ``\\udXXX`` escapes (SQLite and UTF-8
+    refuse them; JSON's ``\\ud800`` escape produces one)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @lru_cache(maxsize=256)
@@ -180,6 +312,39 @@ def _clip(text: str) -> str:
     return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1] + "\u2026"
 
 
+#: What :meth:`EventDecoder._parse_json` returns for a body that is not JSON (None is JSON's null).
+_NOT_JSON: Any = object()
+
+_FORM = "application/x-www-form-urlencoded"
+_TEXT_FIELDS = ("event", "product", "status", "message_id", "from_", "to", "summary")
+
+
+def _scrub(out: DecodedEvent) -> None:
+    """Escape lone surrogates in what was decoded, so that storing it cannot fail.
+
+    JSON's ``\\ud800`` escape (half a character) survives Python's JSON reader as a lone
+    surrogate, which UTF-8, and so SQLite, refuses; one such request used to fail the
+    commit of every request sent with it.  One ``encode`` of the joined fields is the
+    check: cheap, and nothing more is done for the usual clean request.
+    """
+    joined = "".join(
+        (out.event, out.product, out.status, out.message_id, out.from_, out.to, out.summary)
+    )
+    if joined.isascii() and (not out.warnings or all(w.isascii() for w in out.warnings)):
+        return
+    try:
+        "".join((joined, *out.warnings)).encode("utf-8")
+    except UnicodeEncodeError:
+        for name in _TEXT_FIELDS:
+            setattr(out, name, _safe_text(getattr(out, name)))
+        out.warnings = [_safe_text(w) for w in out.warnings]
+        if not any("surrogate" in w for w in out.warnings):
+            out.warnings.append(
+                "body has a lone surrogate escape (such as \\ud800, half a UTF-16 character, "
+                "not valid Unicode); decoded fields show it escaped"
+            )
+
+
 class EventDecoder:
     """Decides event, product, status, class, parties and warnings for one request."""
 
@@ -196,6 +361,7 @@ class EventDecoder:
             self._decode(out, method, path, query, headers, body)
         except Exception as exc:  # noqa: BLE001 - decoding must never lose a request
             out.warnings.append(f"decoder error ({type(exc).__name__}: {exc}); raw request kept")
+        _scrub(out)
         return out
 
     def _decode(
@@ -207,9 +373,20 @@ class EventDecoder:
         headers: Sequence[tuple[str, str]],
         body: bytes,
     ) -> None:
-        content, problem = decode_content(body, header_value(headers, "Content-Encoding"))
-        if problem:
-            out.warnings.append(problem)
+        content = body
+        encoding = header_value(headers, "Content-Encoding")
+        if encoding:
+            inflated = inflate(body, encoding)
+            if inflated.problem:
+                out.warnings.append(inflated.problem)
+            if inflated.truncated:
+                return
+            content = inflated.data
+        if (not content or content.isspace()) and method.upper() in _BODY_METHODS:
+            out.warnings.append(
+                f"empty body: a {method.upper()} webhook normally carries its event in the body"
+                + ("; decoded from the query string" if query else "")
+            )
         data = self._parse(out, query, header_value(headers, "Content-Type") or "", content)
         if data is None:
             return
@@ -232,20 +409,40 @@ class EventDecoder:
             if query:
                 return dict(parse_qsl(query, keep_blank_values=True))
             return None
-        try:
-            text = stripped.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            out.warnings.append(
-                f"body is not valid UTF-8 (byte 0x{stripped[exc.start]:02x} at offset "
-                f"{exc.start}); shown as hex"
-            )
+        text, note = body_text(stripped)
+        if text is None:
+            try:
+                stripped.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                out.warnings.append(
+                    f"body is not valid UTF-8 (byte 0x{stripped[exc.start]:02x} at offset "
+                    f"{exc.start}); shown as hex"
+                )
             return None
+        if note:
+            out.warnings.append(note)
+            text = text.strip()
+            if not text:
+                return None
         if "\x00" in text:
             out.warnings.append("body contains NUL bytes; treated as binary")
             return None
-        if ctype == "application/x-www-form-urlencoded" or (
-            text[0] not in "{[" and "=" in text and "json" not in ctype
-        ):
+        looks_json = text[0] in "{["
+        if looks_json:
+            noted = len(out.warnings)
+            data = self._parse_json(out, text)
+            if data is not _NOT_JSON:
+                if ctype and "json" not in ctype:
+                    out.warnings.append(
+                        f"body is JSON but its Content-Type is {ctype}"
+                        + (" (what curl -d sends)" if ctype == _FORM else "")
+                        + "; decoded as JSON"
+                    )
+                return data
+            if ctype != _FORM or any("array bomb" in w for w in out.warnings[noted:]):
+                return None
+            del out.warnings[noted:]  # not JSON after all: form data that starts with a bracket
+        if ctype == _FORM or (not looks_json and "=" in text and "json" not in ctype):
             pairs = parse_qsl(text, keep_blank_values=True)
             if pairs:
                 data = dict(pairs)
@@ -253,14 +450,28 @@ class EventDecoder:
                     for key, value in parse_qsl(query, keep_blank_values=True):
                         data.setdefault(key, value)
                 return data
-        if text[0] in "{[" or "json" in ctype:
-            result = parse_lenient(text)
-            out.warnings.extend(result.warnings)
-            return result.value if result.ok else None
+        if "json" in ctype:
+            data = self._parse_json(out, text)
+            return None if data is _NOT_JSON else data
         out.warnings.append(
             f"body is not JSON or form data (Content-Type {ctype or 'missing'}); kept as text"
         )
         return None
+
+    @staticmethod
+    def _parse_json(out: DecodedEvent, text: str) -> Any:
+        """The JSON value, or :data:`_NOT_JSON` (with one warning saying why)."""
+        if len(text) >= _COUNT_FROM:
+            items = count_json_items(text)
+            if items > JSON_MAX_ITEMS:
+                out.warnings.append(
+                    f"body is JSON with up to {items:,} arrays, objects and values, over the "
+                    f"{JSON_MAX_ITEMS:,} decoded (an array bomb?); not decoded, raw bytes kept"
+                )
+                return _NOT_JSON
+        result = parse_lenient(text)
+        out.warnings.extend(result.warnings)
+        return result.value if result.ok else _NOT_JSON
 
     # -- wrapped payloads ------------------------------------------------------------
 

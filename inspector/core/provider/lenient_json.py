@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,15 @@ _MAX_REPORTED = 5
 _KEYWORDS = frozenset({"true", "false", "null", "NaN", "Infinity", "-Infinity"})
 #: Faults mended one at a time where the parser stops; past this, one pass over all tokens.
 _MAX_POINT_FIXES = 20
+#: Seconds one body may spend being repaired before we give up and keep it raw: a body
+#: crafted with hundreds of thousands of faults must not hold up the requests behind it.
+REPAIR_TIME_LIMIT = 1.0
+#: How many tokens the one-pass repair mends between looks at the clock.
+_CLOCK_EVERY = 4096
+
+
+class RepairTimeout(Exception):
+    """The repair ran past its time budget; the body is kept raw."""
 
 
 @dataclass(slots=True)
@@ -40,9 +50,25 @@ _CLOSER_AHEAD = re.compile(r"[ \t\r\n]*[}\]]")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|,(?=\s*[}\]])|[A-Za-z0-9_+\-.]+')
 
 
-def _repair(text: str) -> tuple[str, list[str]]:
-    """Drop trailing commas and quote bare words outside strings; list what was changed."""
+def _repair(text: str, deadline: float) -> tuple[str, list[str], int]:
+    """Drop trailing commas and quote bare words outside strings.
+
+    Returns the mended text, where the first faults were, and how many there were in
+    all.  Linear in the body: only the first :data:`_MAX_REPORTED` faults are located
+    (a line/column costs a scan from the start), the rest are counted.  Raises
+    :class:`RepairTimeout` past ``deadline`` (``time.monotonic()``).
+    """
     notes: list[str] = []
+    count = 0
+
+    def note(what: str, pos: int) -> None:
+        nonlocal count
+        count += 1
+        if len(notes) < _MAX_REPORTED:
+            line, col = _line_col(text, pos)
+            notes.append(f"{what} at line {line} column {col}")
+        elif count % _CLOCK_EVERY == 0 and time.monotonic() > deadline:
+            raise RepairTimeout
 
     def fix(m: re.Match[str]) -> str:
         tok = m.group(0)
@@ -50,19 +76,19 @@ def _repair(text: str) -> tuple[str, list[str]]:
         if first == '"':
             return tok
         if first == ",":
-            line, col = _line_col(text, m.start())
-            notes.append(f"trailing comma at line {line} column {col}")
+            note("trailing comma", m.start())
             return ""
         if tok in ("true", "false", "null") or _NUMBER.match(tok):
             return tok
-        line, col = _line_col(text, m.start())
-        notes.append(f"unquoted value {tok} at line {line} column {col}")
+        note(f"unquoted value {tok}", m.start())
         return json.dumps(tok)
 
-    return _TOKEN.sub(fix, text), notes
+    return _TOKEN.sub(fix, text), notes, count
 
 
-def _repair_where_it_stops(text: str, pos: int, msg: str) -> tuple[Any, list[str]] | None:
+def _repair_where_it_stops(
+    text: str, pos: int, msg: str, deadline: float
+) -> tuple[Any, list[str]] | None:
     """Mend the fault at the position the parser gives up, and parse again.
 
     ``pos`` and ``msg`` say where and why parsing ``text`` itself failed.  A body
@@ -77,7 +103,7 @@ def _repair_where_it_stops(text: str, pos: int, msg: str) -> tuple[Any, list[str
     shift = 0  # characters added (+) or removed (-) so far, all before the next fault
     # The caller's strict parse was the first of at most _MAX_POINT_FIXES parses.
     for _ in range(_MAX_POINT_FIXES - 1):
-        if pos >= len(cur):
+        if pos >= len(cur) or time.monotonic() > deadline:
             return None
         if msg.startswith("trailing comma"):
             k = pos if cur[pos] == "," else cur.rfind(",", 0, pos)
@@ -110,9 +136,10 @@ def _repair_where_it_stops(text: str, pos: int, msg: str) -> tuple[Any, list[str
     return None
 
 
-def _lenient_warning(notes: list[str]) -> str:
+def _lenient_warning(notes: list[str], count: int | None = None) -> str:
+    total = len(notes) if count is None else count
     shown = "; ".join(notes[:_MAX_REPORTED])
-    more = f" (and {len(notes) - _MAX_REPORTED} more)" if len(notes) > _MAX_REPORTED else ""
+    more = f" (and {total - _MAX_REPORTED} more)" if total > _MAX_REPORTED else ""
     return f"body is not valid JSON: {shown}{more}; decoded leniently"
 
 
@@ -124,8 +151,19 @@ def _json_problem(exc: ValueError) -> str:
     return f"body is not valid JSON: {msg}{where}"
 
 
-def parse_lenient(text: str) -> ParseResult:
-    """Parse ``text`` as JSON, repairing trailing commas and bare words when strict parsing fails."""
+def _gave_up(time_limit: float, strict_problem: str) -> str:
+    return (
+        f"{strict_problem}; repairing it took over {time_limit:g} s, so it was given up "
+        "(body kept raw)"
+    )
+
+
+def parse_lenient(text: str, time_limit: float = REPAIR_TIME_LIMIT) -> ParseResult:
+    """Parse ``text`` as JSON, repairing trailing commas and bare words when strict parsing fails.
+
+    The repair gives up after ``time_limit`` seconds (the value is then None, with a
+    warning saying so): parsing valid JSON is never cut short.
+    """
     result = ParseResult()
     try:
         # orjson is several times faster on the valid JSON most bodies are.
@@ -135,7 +173,8 @@ def parse_lenient(text: str) -> ParseResult:
     except orjson.JSONDecodeError as exc:
         # Where and why only: keeping the exception would tie this frame into a reference cycle.
         pos, msg = exc.pos, exc.msg
-    mended = _repair_where_it_stops(text, pos, msg)
+    deadline = time.monotonic() + time_limit
+    mended = _repair_where_it_stops(text, pos, msg, deadline)
     if mended is not None and mended[1]:
         result.value = mended[0]
         result.ok = True
@@ -146,13 +185,26 @@ def parse_lenient(text: str) -> ParseResult:
     try:
         result.value = json.loads(text)
         result.ok = True
+        if "surrogate" in msg:
+            line, col = _line_col(text, pos)
+            result.warnings.append(
+                f"body has a lone surrogate escape (half a UTF-16 character, not valid "
+                f"Unicode) near line {line} column {col}; decoded as it is"
+            )
         return result
     except RecursionError:
         result.warnings.append("body is JSON nested too deeply to decode; shown raw only")
         return result
     except ValueError as exc:
         strict_problem = _json_problem(exc)
-    repaired, notes = _repair(text)
+    if time.monotonic() > deadline:
+        result.warnings.append(_gave_up(time_limit, strict_problem))
+        return result
+    try:
+        repaired, notes, count = _repair(text, deadline)
+    except RepairTimeout:
+        result.warnings.append(_gave_up(time_limit, strict_problem))
+        return result
     if notes:
         try:
             result.value = json.loads(repaired)
@@ -163,7 +215,7 @@ def parse_lenient(text: str) -> ParseResult:
             pass
         else:
             result.ok = True
-            result.warnings.append(_lenient_warning(notes))
+            result.warnings.append(_lenient_warning(notes, count))
             return result
     result.warnings.append(strict_problem)
     return result

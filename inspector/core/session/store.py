@@ -8,6 +8,8 @@ writer thread; readers open their own connections and never block it.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
 import os
 import sqlite3
@@ -353,9 +355,105 @@ def commit_batch(
         conn.executemany(_INSERT_DATA, data_rows)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     return summaries, texts
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction, keeping the error that failed it.
+
+    SQLite rolls a transaction back by itself on some errors (a full disk among them):
+    a second ROLLBACK would raise "no transaction is active" and hide the real cause.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+#: SQLite's primary result codes that mean the file, not the request, is the problem.
+_STORAGE_CODES = {
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_IOERR: "disk I/O error",
+    sqlite3.SQLITE_READONLY: "session file is read-only",
+    sqlite3.SQLITE_CANTOPEN: "session file cannot be opened",
+    sqlite3.SQLITE_CORRUPT: "session file is damaged",
+    sqlite3.SQLITE_NOTADB: "session file is damaged",
+    sqlite3.SQLITE_BUSY: "session file is locked by another process",
+}
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """What about the session file made ``exc`` happen ("disk full"...), or None when the
+    error lies with the rows themselves (then other rows may still be stored)."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _STORAGE_CODES:
+            return _STORAGE_CODES[code & 0xFF]
+        return None
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "disk full"
+        return exc.strerror or str(exc)
+    return None
+
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _storable(text: str) -> str:
+    """``text`` as SQLite can store it: lone surrogates written as ``\\udXXX`` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def safe_form(
+    req: CapturedRequest, dec: DecodedEvent, problem: BaseException
+) -> tuple[CapturedRequest, DecodedEvent]:
+    """A copy of a row that could not be stored, with every value made storable.
+
+    The body bytes are kept exactly; texts that UTF-8 refuses (lone surrogates) are
+    escaped, a number too large for SQLite is dropped, and a warning says so: the
+    request is recorded, flagged, like any other strange one.
+    """
+    fix = _storable
+    declared = req.declared_size
+    if declared is not None and not 0 <= declared <= _INT64_MAX:
+        declared = None
+    safe_req = dataclasses.replace(
+        req,
+        method=fix(req.method),
+        path=fix(req.path),
+        query=fix(req.query),
+        http_version=fix(req.http_version),
+        remote=fix(req.remote),
+        headers=[(fix(k), fix(v)) for k, v in req.headers],
+        declared_size=declared,
+        response_headers=[(fix(k), fix(v)) for k, v in req.response_headers],
+        capture_warnings=[fix(w) for w in req.capture_warnings],
+        client_addr=fix(req.client_addr),
+    )
+    note = (
+        f"request could not be stored as decoded ({type(problem).__name__}: "
+        f"{fix(str(problem))[:200]}); stored with the unstorable text escaped"
+    )
+    safe_dec = DecodedEvent(
+        event=fix(dec.event),
+        product=fix(dec.product),
+        status=fix(dec.status),
+        status_class=fix(dec.status_class),
+        message_id=fix(dec.message_id),
+        from_=fix(dec.from_),
+        to=fix(dec.to),
+        summary=fix(dec.summary),
+        warnings=[fix(w) for w in dec.warnings] + [note],
+    )
+    return safe_req, safe_dec
 
 
 def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, str]]) -> None:
@@ -376,7 +474,7 @@ def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, s
             conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(upto),))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
 
 
@@ -588,13 +686,14 @@ def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
     if not p.is_file():
         raise SessionError(f"no session file at {p}")
     try:
-        conn = _connect(p, readonly=True)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn, app_id, version = _open_for_reading(p)
     except sqlite3.DatabaseError as exc:
-        raise SessionError(
-            f"{p} is not a readable session file (corrupt or not SQLite: {exc})"
-        ) from exc
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            raise SessionError(
+                f"{p} is not a readable session file (corrupt or not SQLite: {exc})"
+            ) from exc
+        raise SessionError(f"cannot read session file {p}: {_read_problem(p, exc)}") from exc
     if app_id != APPLICATION_ID:
         conn.close()
         raise SessionError(f"{p} is not a Webhook Inspector session")
@@ -602,3 +701,53 @@ def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.close()
         raise SessionError(f"{p} was written by a newer Webhook Inspector (schema {version})")
     return conn
+
+
+def _header(conn: sqlite3.Connection) -> tuple[int, int]:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return int(app_id), int(version)
+
+
+def _open_for_reading(p: Path) -> tuple[sqlite3.Connection, int, int]:
+    """A read-only connection, even where SQLite cannot write its WAL index (``-shm``).
+
+    A session on a read-only medium (a mounted backup, a read-only share, an immutable
+    folder) cannot get the ``-shm`` file that reading a WAL database needs; it is then
+    opened ``immutable=1``, which reads the main file alone.  That is only right when no
+    write-ahead log holds rows the file lacks, so a non-empty ``-wal`` is refused.
+    """
+    conn = _connect(p, readonly=True)
+    try:
+        return (conn, *_header(conn))
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        if code not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            raise
+        first = exc
+    wal = p.with_name(p.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise first
+    uri = f"{p.resolve().as_uri()}?immutable=1"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        return (conn, *_header(conn))
+    except sqlite3.Error:
+        conn.close()
+        raise first from None
+
+
+def _read_problem(p: Path, exc: sqlite3.Error) -> str:
+    """The cause of a failed read, in the user's terms rather than SQLite's."""
+    wal = p.with_name(p.name + "-wal")
+    folder_writable = os.access(p.parent, os.W_OK)
+    if wal.exists() and wal.stat().st_size > 0 and not folder_writable:
+        return (
+            "its folder is read-only and its write-ahead log "
+            f"({wal.name}) holds rows not yet in the file; copy the session and its -wal "
+            "file to a writable folder to read it"
+        )
+    if not os.access(p, os.R_OK):
+        return "permission denied"
+    return str(exc)

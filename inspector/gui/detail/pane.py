@@ -37,7 +37,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.provider.decoder import decode_content, header_value
+from inspector.core.provider.decoder import (
+    JSON_MAX_ITEMS,
+    body_text,
+    count_json_items,
+    header_value,
+    inflate,
+)
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
 from inspector.core.session.store import SessionStore, StoredRequest, get_request
 from inspector.gui.detail.event_card import EventCard
@@ -83,7 +89,10 @@ def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
     Form bodies and query-string-only deliveries become a flat object; anything else
     JSON-like goes through the lenient parser, which names what it had to repair.
     """
-    content, _ = decode_content(request.body, header_value(request.headers, "Content-Encoding"))
+    inflated = inflate(request.body, header_value(request.headers, "Content-Encoding"))
+    if inflated.truncated:
+        return None, None, f"{inflated.problem}. The Raw tab shows the part inflated."
+    content = inflated.data
     ctype = request.content_type.split(";", 1)[0].strip().lower()
     stripped = content.strip()
     if not stripped:
@@ -91,9 +100,28 @@ def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
             fields = dict(parse_qsl(request.query, keep_blank_values=True))
             return fields, ParseResult(fields, True), "Empty body: showing the query string fields."
         return None, None, "This request has an empty body."
-    if is_binary(stripped):
+    decoded, note = body_text(stripped)
+    if decoded is None or (note is None and is_binary(stripped)) or "\x00" in decoded:
         return None, None, "The body is binary, not JSON; the Raw tab shows it as a hex dump."
-    text = stripped.decode("utf-8")
+    text = decoded.strip()
+    if not text:
+        return None, None, "This request has an empty body."
+    if len(text) > 1 << 20 and (items := count_json_items(text)) > JSON_MAX_ITEMS:
+        return (
+            None,
+            None,
+            f"This JSON has up to {items:,} arrays, objects and values, more than the "
+            f"{JSON_MAX_ITEMS:,} shown as a tree. The Raw tab shows it as received.",
+        )
+    # A JSON object or array is JSON whatever the Content-Type says (curl -d sends form).
+    result = parse_lenient(text) if text[0] in "{[" else None
+    if result is not None and result.ok:
+        notes = list(result.warnings)
+        if note:
+            notes.insert(0, note)
+        if ctype and "json" not in ctype:
+            notes.append(f"body is JSON but its Content-Type is {ctype}; shown as JSON")
+        return result.value, result, "; ".join(notes)
     if ctype == "application/x-www-form-urlencoded" or (
         text[0] not in "{[" and "=" in text and "json" not in ctype
     ):
@@ -103,7 +131,8 @@ def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
             return fields, ParseResult(fields, True), "Form body: showing its fields."
     if text[0] not in "{[" and "json" not in ctype:
         return None, None, "The body is text, not JSON; the Raw tab shows it."
-    result = parse_lenient(text)
+    if result is None:
+        result = parse_lenient(text)
     if not result.ok:
         if any("nested too deeply" in w for w in result.warnings):
             return (

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.provider.decoder import decode_content, header_value
+from inspector.core.provider.decoder import body_text, decode_content, header_value
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
 
 #: Text shown before "Show all" is needed.
@@ -90,7 +90,14 @@ def prepare_raw(body: bytes, headers: list[tuple[str, str]]) -> RawContent:
             f"Content-Encoding {encoding.strip()}: shown decompressed "
             f"({format_size(len(body))} received, {format_size(len(shown))} decoded)"
         )
-    return RawContent(shown, notes, is_binary(shown))
+    if is_binary(shown):
+        # UTF-16 and byte-order-marked text is text: shown converted, and said so.
+        text, note = body_text(shown)
+        if text is None or note is None or "\x00" in text:
+            return RawContent(shown, notes, True)
+        notes.append(note[:1].upper() + note[1:] + " for display.")
+        shown = text.encode("utf-8")
+    return RawContent(shown, notes, False)
 
 
 class RawView(QWidget):
