@@ -60,6 +60,7 @@ from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
 from inspector.gui.bridge import RowBridge
 from inspector.gui.filter_bar import FilterBar
+from inspector.gui.plain_text import plain_label, plain_tooltip
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
 from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
@@ -196,7 +197,7 @@ class MainWindow(QMainWindow):
         self.tunnel = self._mount_tunnel(host, port)
         self._build_shortcuts()
         self.statusBar().showMessage(f"Recording to {store.path}")
-        self.recording_status = QLabel(self)
+        self.recording_status = plain_label(QLabel(self))
         self.recording_status.setObjectName("recordingStatus")
         self.recording_status.setStyleSheet(
             f"QLabel {{ background: {_ALERT_BACKGROUND}; color: {_ALERT_TEXT};"
@@ -256,6 +257,7 @@ class MainWindow(QMainWindow):
         table.verticalScrollBar().actionTriggered.connect(self._on_user_scrolled)
 
         self.empty_label = QLabel(table.viewport())
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)  # URLs in it are escaped
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -274,7 +276,8 @@ class MainWindow(QMainWindow):
         listening = QLabel("Listening on", bar)
         listening.setContentsMargins(6, 0, 4, 0)
         bar.addWidget(listening)
-        self.url_label = QLabel(f"<b>{self.url}</b>", bar)
+        self.url_label = QLabel(f"<b>{escape(self.url)}</b>", bar)
+        self.url_label.setTextFormat(Qt.TextFormat.RichText)
         self.url_label.setObjectName("urlLabel")
         self.url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addWidget(self.url_label)
@@ -286,6 +289,7 @@ class MainWindow(QMainWindow):
         copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         bar.addWidget(copy_button)
         self.public_url_label = QLabel(bar)
+        self.public_url_label.setTextFormat(Qt.TextFormat.RichText)  # the URL is escaped
         self.public_url_label.setObjectName("publicUrlLabel")
         self.public_url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.public_url_label.setContentsMargins(8, 0, 0, 0)
@@ -346,6 +350,7 @@ class MainWindow(QMainWindow):
         mark.setAlignment(Qt.AlignmentFlag.AlignTop)
         row.addWidget(mark)
         self.recording_label = QLabel(banner)
+        self.recording_label.setTextFormat(Qt.TextFormat.RichText)  # the problem is escaped
         self.recording_label.setObjectName("recordingLabel")
         self.recording_label.setWordWrap(True)
         self.recording_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -579,7 +584,7 @@ class MainWindow(QMainWindow):
         )
         self.recording_banner.show()
         self.recording_status.setText("Not recording: requests are answered 503")
-        self.recording_status.setToolTip(f"{sentence}\n{RECORDING_ADVICE}")
+        self.recording_status.setToolTip(plain_tooltip(f"{sentence}\n{RECORDING_ADVICE}") or "")
         self.recording_status.show()
         self.statusBar().clearMessage()  # "Recording to ..." is no longer true
 
@@ -589,14 +594,15 @@ class MainWindow(QMainWindow):
         if empty:
             if self._total == 0:
                 public = (
-                    f"<p>From the internet, through the tunnel: <b>{self.public_url}</b></p>"
+                    f"<p>From the internet, through the tunnel: <b>{escape(self.public_url)}</b></p>"
                     if self.public_url
                     else ""
                 )
                 self.empty_label.setText(
                     "<p style='font-size:14pt'>Waiting for webhooks</p>"
-                    f"<p>Point the provider (or curl) at <b>{self.url}</b>, e.g.<br>"
-                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>' + public
+                    f"<p>Point the provider (or curl) at <b>{escape(self.url)}</b>, e.g.<br>"
+                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {escape(self.url)}sms</code></p>'
+                    + public
                 )
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
@@ -762,7 +768,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_public_url_changed(self, url: str) -> None:
         self.public_url = url
-        self.public_url_label.setText(f"Public: <b>{url}</b>" if url else "")
+        self.public_url_label.setText(f"Public: <b>{escape(url)}</b>" if url else "")
         self.public_url_label.setToolTip(
             "The ngrok tunnel forwards this public URL to the listening URL" if url else ""
         )

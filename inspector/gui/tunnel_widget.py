@@ -569,6 +569,7 @@ class TunnelSettingsDialog(QDialog):
         path_row.addWidget(browse)
 
         self.error = QLabel(self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {STATE_COLOURS[TunnelState.ERROR]}")
         self.error.hide()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.provider.catalogue import PRODUCT_LABELS, describe
+from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.session.timeline import describe_delays, extract_timestamps
@@ -208,7 +209,9 @@ class EventCard(QScrollArea):
         self.warnings_heading.setText(f"Warnings ({n})" if n else "Warnings")
         if warnings:
             self.warnings_label.setForegroundRole(QPalette.ColorRole.WindowText)
-            self.warnings_label.setText("\n".join(f"\u2022 {w}" for w in warnings))
+            # Bounded again here: sessions stored before the bound may hold megabytes.
+            shown = bound_warnings(warnings)
+            self.warnings_label.setText("\n".join(f"\u2022 {w}" for w in shown))
         else:
             self.warnings_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             self.warnings_label.setText("None: the request matches the provider's documentation.")

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.gui.plain_text import plain_tooltip
+
 AnyIndex = QModelIndex | QPersistentModelIndex
 #: The invisible root's index, as a default argument (never mutated).
 _TOP = QModelIndex()
@@ -82,8 +84,8 @@ class HeadersModel(QAbstractTableModel):
             return name if index.column() == 0 else value
         if role == Qt.ItemDataRole.ToolTipRole:
             if name.lower() in self._dupes:
-                return f"{name} appears more than once in this message"
-            return value if index.column() == 1 else None
+                return plain_tooltip(f"{name} appears more than once in this message")
+            return plain_tooltip(value) if index.column() == 1 else None
         return None
 
     def is_duplicate(self, row: int) -> bool:
@@ -151,9 +153,11 @@ class HeadersView(QWidget):
         self.request_model = HeadersModel(self)
         self.response_model = HeadersModel(self)
         self.request_label = QLabel()
+        self.request_label.setTextFormat(Qt.TextFormat.RichText)  # every value escaped
         self.request_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.request_label.setWordWrap(True)
         self.response_label = QLabel()
+        self.response_label.setTextFormat(Qt.TextFormat.RichText)
         self.response_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.request_table = _table(self.request_model, "Request headers")
         self.response_table = _table(self.response_model, "Response headers")

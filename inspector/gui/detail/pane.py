@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.provider.decoder import decode_content, header_value
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
+from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.store import SessionStore, StoredRequest, get_request
 from inspector.gui.detail.event_card import EventCard
 from inspector.gui.detail.headers_view import HeadersView
@@ -51,6 +52,7 @@ from inspector.gui.detail.json_model import (
 )
 from inspector.gui.detail.raw_view import RawView, is_binary
 from inspector.gui.detail.timeline import TimelineView
+from inspector.gui.plain_text import plain_label
 
 #: Keyboard shortcuts inside the pane, for the main window's help dialog.
 SHORTCUTS: list[tuple[str, str]] = [
@@ -112,8 +114,9 @@ def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
                 "This JSON is nested too deeply to show as a tree (Python's JSON reader "
                 "stops at about 1,000 levels). The Raw tab shows it as received.",
             )
-        return None, result, "; ".join(result.warnings) + ". The Raw tab shows it as received."
-    return result.value, result, "; ".join(result.warnings)
+        warnings = "; ".join(bound_warnings(result.warnings, count=10))
+        return None, result, warnings + ". The Raw tab shows it as received."
+    return result.value, result, "; ".join(bound_warnings(result.warnings, count=10))
 
 
 class LocalKeys(QObject):
@@ -175,7 +178,7 @@ class JsonTab(QWidget):
         self.search_box.setAccessibleName("Search in JSON")
         self.search_box.returnPressed.connect(self.find_next)
         self.search_box.textChanged.connect(self._on_query_changed)
-        self.search_status = QLabel()
+        self.search_status = plain_label(QLabel())
         self.search_status.setMinimumWidth(120)
 
         def button(text: str, tip: str, slot: Any) -> QToolButton:
@@ -197,7 +200,7 @@ class JsonTab(QWidget):
         bar.addWidget(button("Copy path", "Copy JSON path (Ctrl+Shift+C)", self.copy_path))
         bar.addWidget(button("Copy value", "Copy value (Ctrl+C)", self.copy_value))
 
-        self.note = QLabel()
+        self.note = plain_label(QLabel())
         self.note.setWordWrap(True)
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note.setVisible(False)
@@ -230,7 +233,7 @@ class JsonTab(QWidget):
             action.triggered.connect(slot)
             self.tree.addAction(action)
 
-        self.message = QLabel()
+        self.message = plain_label(QLabel())
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setMargin(24)
@@ -444,12 +447,12 @@ class DetailPane(QWidget):
         self.tabs.addTab(self.headers_view, "&Headers")
         self.tabs.addTab(self.timeline, "&Timeline")
 
-        self.empty_title = QLabel(EMPTY_TEXT)
+        self.empty_title = plain_label(QLabel(EMPTY_TEXT))
         font = self.empty_title.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
         self.empty_title.setFont(font)
         self.empty_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_detail = QLabel(EMPTY_DETAIL)
+        self.empty_detail = plain_label(QLabel(EMPTY_DETAIL))
         self.empty_detail.setWordWrap(True)
         self.empty_detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_detail.setForegroundRole(QPalette.ColorRole.PlaceholderText)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.session.store import RowSummary
 from inspector.core.session.timeline import format_duration, requests_for_message
+from inspector.gui.plain_text import plain_tooltip
 from inspector.gui.status_style import StatusPillDelegate
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -121,7 +122,10 @@ class TimelineModel(QAbstractTableModel):
             return font
         elif role == Qt.ItemDataRole.ToolTipRole:
             current = " (shown now)" if row.id == self._current_id else ""
-            return f"Request #{row.seq}{current}: {row.method} {row.path}. Enter or double-click to open it."
+            return plain_tooltip(
+                f"Request #{row.seq}{current}: {row.method} {row.path}. "
+                "Enter or double-click to open it."
+            )
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -136,6 +140,7 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.model = TimelineModel(self)
         self.heading = QLabel()
+        self.heading.setTextFormat(Qt.TextFormat.RichText)  # built with every value escaped
         self.heading.setWordWrap(True)
         self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableView()
