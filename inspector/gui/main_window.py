@@ -59,6 +59,7 @@ from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
 from inspector.gui.bridge import RowBridge
+from inspector.gui.elided_label import ElidedLabel
 from inspector.gui.filter_bar import FilterBar
 from inspector.gui.plain_text import plain_label, plain_tooltip
 from inspector.gui.shortcuts import HelpDialog
@@ -73,6 +74,8 @@ _Select = QItemSelectionModel.SelectionFlag
 RATE_WINDOW = 5.0
 #: A typical webhook URL; the tunnel dock opens wide enough to show it whole.
 _SAMPLE_WEBHOOK_URL = "https://0123456789ab.ngrok-free.app/whatsapp"
+#: Steps of view changes (Delete, Clear view) that Ctrl+Z can take back.
+UNDO_DEPTH = 20
 #: What the user should do once the engine has stopped recording.
 RECORDING_ADVICE = (
     "Restart Webhook Inspector; requests sent meanwhile were answered 503 "
@@ -196,7 +199,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.tunnel = self._mount_tunnel(host, port)
         self._build_shortcuts()
-        self.statusBar().showMessage(f"Recording to {store.path}")
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._build_window_actions()
         self.recording_status = plain_label(QLabel(self))
         self.recording_status.setObjectName("recordingStatus")
         self.recording_status.setStyleSheet(
@@ -205,6 +209,11 @@ class MainWindow(QMainWindow):
         )
         self.recording_status.hide()
         self.statusBar().addPermanentWidget(self.recording_status)
+        #: Names the session file for as long as the window is open (passing messages such
+        #: as "Copied ..." take the left of the status bar and leave it alone).
+        self.session_label = ElidedLabel(f"Recording to {store.path}", self)
+        self.session_label.setObjectName("sessionLabel")
+        self.statusBar().addPermanentWidget(self.session_label)
 
         self._rate_timer = QTimer(self)
         self._rate_timer.setInterval(1000)
@@ -423,13 +432,38 @@ class MainWindow(QMainWindow):
         bind("?", self.show_help, self.table, local=True)
         bind("Delete", self.remove_selected, self.table, local=True)
         bind("Ctrl+F", self.focus_filter)
-        bind("Esc", self.clear_filter)
+        # Esc clears the filter from the filter bar and the table only: elsewhere (the JSON
+        # tab's search box, the tunnel's fields) Esc belongs to what has the focus.
+        bind("Esc", self.clear_filter, self.filter_bar, local=True)
+        bind("Esc", self.clear_filter, self.table, local=True)
         bind("Ctrl+C", self.copy_body)
         bind("Ctrl+L", self.copy_url)
         bind("Ctrl+P", self.pause_action.toggle)
         bind("Ctrl+E", self.follow_action.toggle)
         bind("Ctrl+K", self.clear_view)
         bind("F1", self.show_help)
+
+    def _build_window_actions(self) -> None:
+        """Commands of the whole window, as actions (the menu bar shows these same ones)."""
+        std = QKeySequence.StandardKey
+        self.action_quit = QAction("&Quit", self)
+        self.action_quit.setObjectName("actionQuit")
+        # The platform's Quit keys, and Ctrl+Q wherever the platform names none.
+        quit_keys = QKeySequence.keyBindings(std.Quit)
+        if QKeySequence("Ctrl+Q") not in quit_keys:
+            quit_keys.append(QKeySequence("Ctrl+Q"))
+        self.action_quit.setShortcuts(quit_keys)
+        self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
+        self.action_quit.setToolTip("Close the window and stop listening (Ctrl+Q)")
+        self.action_quit.triggered.connect(self.close)
+        self.addAction(self.action_quit)
+
+        self.action_undo = QAction("&Undo", self)
+        self.action_undo.setObjectName("actionUndo")
+        self.action_undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
+        self.action_undo.setEnabled(False)
+        self.action_undo.triggered.connect(self.undo)
+        self.addAction(self.action_undo)
 
     # -- state that is remembered --------------------------------------------------------
 
@@ -586,7 +620,7 @@ class MainWindow(QMainWindow):
         self.recording_status.setText("Not recording: requests are answered 503")
         self.recording_status.setToolTip(plain_tooltip(f"{sentence}\n{RECORDING_ADVICE}") or "")
         self.recording_status.show()
-        self.statusBar().clearMessage()  # "Recording to ..." is no longer true
+        self.session_label.setText(f"Not recording; session {self.store.path}")
 
     @Slot()
     def _update_empty_state(self) -> None:
@@ -738,15 +772,65 @@ class MainWindow(QMainWindow):
         if not rows:
             return
         next_row = rows[0]
-        self.model.hide_rows(rows)
+        ids = self.model.hide_rows(rows)
         if self.model.rowCount():
             self._select_row(min(next_row, self.model.rowCount() - 1))
         else:
             self._show_detail(None)
+        if not ids:
+            return
+        n = len(ids)
+        what = f"{n} request{'s' if n != 1 else ''}"
+        self._push_undo(f"remove {what}", lambda: self._unhide(ids))
+        self.statusBar().showMessage(f"Removed {what} from the view \u2014 Ctrl+Z to undo", 8000)
+
+    def _unhide(self, ids: list[int]) -> None:
+        self.model.unhide(ids)
+        n = len(ids)
+        self.statusBar().showMessage(
+            f"Put {n} request{'s' if n != 1 else ''} back in the view", 4000
+        )
+        row = self.model.row_of(min(ids))
+        if row is not None:
+            self._select_row(row)
+            self._on_user_navigated()
 
     @Slot()
     def clear_view(self) -> None:
-        self.model.clear_view()
+        shown = self.model.rowCount()
+        floor = self.model.clear_view()
+        if not shown:
+            return
+        what = f"{shown:,} request{'s' if shown != 1 else ''}"
+        self._push_undo("clear view", lambda: self._restore_view(floor, shown))
+        self.statusBar().showMessage(f"Cleared {what} from the view \u2014 Ctrl+Z to undo", 8000)
+
+    def _restore_view(self, floor: int, shown: int) -> None:
+        self.model.restore_floor(floor)
+        self.statusBar().showMessage(
+            f"Put {shown:,} request{'s' if shown != 1 else ''} back in the view", 4000
+        )
+        if self.follow_action.isChecked():
+            self._scroll_to_newest()
+
+    def _push_undo(self, text: str, undo: Callable[[], None]) -> None:
+        self._undo.append((text, undo))
+        del self._undo[:-UNDO_DEPTH]
+        self._update_undo_action()
+
+    def _update_undo_action(self) -> None:
+        self.action_undo.setText(f"&Undo {self._undo[-1][0]}" if self._undo else "&Undo")
+        self.action_undo.setEnabled(bool(self._undo))
+
+    @Slot()
+    def undo(self) -> None:
+        """Take back the last Delete or Clear view (the session never lost those requests)."""
+        if not self._undo:
+            self.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        _text, step = self._undo.pop()
+        self._update_undo_action()
+        step()
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:

@@ -10,17 +10,20 @@ from inspector.core.session.query import HELP
 
 #: (keys as Qt reads them, what they do); the window binds every entry of this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Up / Down, J / K", "move to the previous / next request"),
+    ("Down, J", "next request (the one below)"),
+    ("Up, K", "previous request (the one above)"),
     ("Home / End", "first / last request"),
     ("Ctrl+F, /", "focus the filter"),
     ("Esc", "clear the filter"),
     ("Ctrl+C", "copy the selected request's body"),
     ("Ctrl+L", "copy the listening URL"),
     ("Delete", "remove the selected rows from the view (the session keeps them)"),
+    ("Ctrl+Z", "undo the last Delete or Clear view"),
     ("Ctrl+P", "pause / resume the live view (capture continues)"),
     ("Ctrl+E", "follow the newest request on / off"),
     ("Ctrl+K", "clear the view (the session keeps everything)"),
     ("F1, ?", "this help"),
+    ("Ctrl+Q", "quit"),
 )
 
 

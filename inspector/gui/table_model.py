@@ -372,23 +372,44 @@ class EventTableModel(QAbstractTableModel):
         """The full stored request (body included), read on this model's connection."""
         return get_request(self._conn, request_id)
 
-    def hide_rows(self, rows: list[int]) -> None:
-        """Remove rows from the view (the session keeps them)."""
+    def hide_rows(self, rows: list[int]) -> list[int]:
+        """Remove rows from the view (the session keeps them); returns their request ids."""
         ids = [rid for rid in (self.id_at(r) for r in rows) if rid is not None]
         if not ids:
-            return
+            return []
         self._conn.executemany("INSERT OR IGNORE INTO hidden(id) VALUES (?)", [(i,) for i in ids])
-        self._hidden_count += len(ids)
+        self._hidden_count = self._count_hidden()
         self._rebuild_query()
         for start, end in _ranges_descending(rows):
             self.beginRemoveRows(QModelIndex(), start, end)
             self._count -= end - start + 1
             self._pages.clear()
             self.endRemoveRows()
+        return ids
 
-    def clear_view(self) -> None:
-        """Hide everything received so far; new requests keep appearing."""
+    def unhide(self, ids: list[int]) -> None:
+        """Show again requests that :meth:`hide_rows` removed from the view."""
+        self._conn.executemany("DELETE FROM temp.hidden WHERE id = ?", [(i,) for i in ids])
+        self._hidden_count = self._count_hidden()
+        self._rebuild_query()
+        self.refresh()
+
+    def _count_hidden(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM temp.hidden").fetchone()[0])
+
+    def clear_view(self) -> int:
+        """Hide everything received so far; new requests keep appearing.
+
+        Returns the floor that was in force before, for :meth:`restore_floor`."""
+        before = self._floor_id
         self._floor_id = self._max_id
+        self._rebuild_query()
+        self.refresh()
+        return before
+
+    def restore_floor(self, floor: int) -> None:
+        """Undo a :meth:`clear_view`: show again what arrived after ``floor``."""
+        self._floor_id = floor
         self._rebuild_query()
         self.refresh()
 

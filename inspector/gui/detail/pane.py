@@ -58,10 +58,12 @@ from inspector.gui.plain_text import plain_label
 SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+F", "JSON tab: search keys and values (only while the JSON tab has focus)"),
     ("Enter / F3", "JSON tab search: next match"),
+    ("Esc", "JSON tab search: clear the search (again: back to the tree)"),
     ("Ctrl+E", "JSON tab: expand all"),
     ("Ctrl+Shift+E", "JSON tab: collapse all"),
     ("Ctrl+C", "JSON tab: copy the selected value"),
     ("Ctrl+Shift+C", "JSON tab: copy the selected node's JSON path"),
+    ("Ctrl+C", "Raw tab: copy the selected text as received (nothing selected: the body)"),
     ("Enter / double-click", "Timeline tab: open that request"),
 ]
 
@@ -259,6 +261,9 @@ class JsonTab(QWidget):
             self,
         )
         self.keys.watch(self.tree, self.search_box)
+        # Esc in the search box is the search's own: it must not clear the table's filter.
+        self.search_keys = LocalKeys([("Esc", self.leave_search)], self)
+        self.search_keys.watch(self.search_box)
         self.tree_keys = LocalKeys([("Ctrl+C", self.copy_value)], self)
         self.tree_keys.watch(self.tree)
 
@@ -293,6 +298,13 @@ class JsonTab(QWidget):
     def focus_search(self) -> None:
         self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_box.selectAll()
+
+    def leave_search(self) -> None:
+        """Esc in the search box: clear the search text, or (already empty) go to the tree."""
+        if self.search_box.text():
+            self.search_box.clear()
+        else:
+            self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def copy_path(self) -> None:
         index = self.current()
