@@ -161,6 +161,7 @@ class MainWindow(QMainWindow):
         self._restore_id: int | None = None
         self._recording_problem = recording_problem
         self._shown_problem: str | None = None
+        self._shown_once = False
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -491,6 +492,16 @@ class MainWindow(QMainWindow):
         if not self._header_restored:
             self._header_restored = True
             QTimer.singleShot(0, self._fit_default_widths)
+        if not self._shown_once:
+            # A reopened session: Follow newest is on, so open at the newest rows (once the
+            # table has its size, or the scroll range is not known yet).
+            self._shown_once = True
+            QTimer.singleShot(0, self._follow_on_open)
+
+    @Slot()
+    def _follow_on_open(self) -> None:
+        if self.follow_action.isChecked() and self.model.rowCount():
+            self._scroll_to_newest()
 
     def _fit_default_widths(self) -> None:
         """First run: share the spare width among the wide text columns (no per-row measuring)."""

@@ -38,6 +38,7 @@ from inspector.core.session.query import (
 )
 from inspector.core.session.store import RowSummary, SessionStore, StoredRequest, get_request
 from inspector.gui.plain_text import plain_tooltip
+from inspector.gui.sizes import format_size
 from inspector.gui.status_style import pill_text
 from inspector.gui.theme import icon
 
@@ -81,11 +82,8 @@ _ARRIVAL = ("id", "seq", "received_us")
 
 
 def human_size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
+    """The Size column: the window's one size format (binary units, as the detail pane)."""
+    return format_size(n)
 
 
 def _time_text(us: int) -> str:

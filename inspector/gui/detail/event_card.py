@@ -29,7 +29,7 @@ from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.session.timeline import describe_delays, extract_timestamps
-from inspector.gui.detail.raw_view import format_size
+from inspector.gui.sizes import format_size
 from inspector.gui.status_style import STATUS_CLASS_LABELS, StatusPill
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse

@@ -30,6 +30,7 @@ from inspector.core.provider.decoder import decode_content, header_value
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
 from inspector.core.provider.warning_limits import bound_warning, bound_warnings
 from inspector.gui.plain_text import plain_label
+from inspector.gui.sizes import format_size
 
 #: Text shown before "Show all" is needed.
 TEXT_PREVIEW_BYTES = 1 << 20
@@ -41,18 +42,6 @@ PRETTY_LIMIT = 5 << 20
 LINE_CHUNK = 4096
 #: A note quotes at most this much of a header (``Content-Encoding``) or a warning.
 NOTE_CHARS = 300
-
-
-def format_size(n: int) -> str:
-    """``512 bytes``, ``1.5 KiB``, ``25.0 MiB``."""
-    if n < 1024:
-        return f"{n} byte{'s' if n != 1 else ''}"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def hex_dump(data: bytes, limit: int = HEX_LIMIT) -> str:
