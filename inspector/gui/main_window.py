@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QSplitter,
+    QStyle,
     QTableView,
     QToolBar,
     QToolButton,
@@ -254,7 +255,7 @@ class MainWindow(QMainWindow):
         hh = table.horizontalHeader()
         hh.setSectionsMovable(True)
         hh.setHighlightSections(False)
-        hh.setStretchLastSection(False)
+        hh.setStretchLastSection(True)
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for i, col in enumerate(COLUMNS):
             table.setColumnWidth(i, col.width)
@@ -369,23 +370,27 @@ class MainWindow(QMainWindow):
         return banner
 
     def _mount_tunnel(self, host: str, port: int | None) -> TunnelControl:
-        """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button)."""
+        """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button).
+
+        It opens as a one-row bar above the table, which keeps every column of the table
+        in view (at the side, a form 40% as wide as a 1280 px window hid five columns);
+        dragged to a side it becomes a form again."""
         control = TunnelControl(parent=self)
         control.setObjectName("tunnelControl")
         dock = QDockWidget("Public URL (ngrok)", self)
         dock.setObjectName("tunnelDock")
         dock.setWidget(control)
-        dock.setAllowedAreas(
-            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+        self.tunnel_dock = dock
+        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+        self._arrange_tunnel(Qt.DockWidgetArea.TopDockWidgetArea)
+        dock.dockLocationChanged.connect(self._arrange_tunnel)
         dock.hide()
         toggle = dock.toggleViewAction()
         toggle.setIcon(icon("link"))
         toggle.setText("Tunnel")
         toggle.setToolTip("Show the ngrok tunnel control for a public URL")
         self.toolbar.insertAction(self._tunnel_slot, toggle)
-        self.tunnel_dock = dock
         self.tunnel_action = toggle
         self._tunnel_dock_sized = False
         dock.visibilityChanged.connect(self._on_tunnel_dock_visible)
@@ -403,10 +408,25 @@ class MainWindow(QMainWindow):
         wanted = self.tunnel.sizeHint().width() + max(extra, 0) + 8
         return min(wanted, max(self.width() // 2, self.tunnel.minimumSizeHint().width()))
 
+    @Slot(Qt.DockWidgetArea)
+    def _arrange_tunnel(self, area: Qt.DockWidgetArea) -> None:
+        """Above or below the table: a bar, its title written up its left edge (saves a
+        line); at a side: the form, sized to show a whole webhook URL."""
+        dock = self.tunnel_dock
+        control = dock.widget()
+        assert isinstance(control, TunnelControl)
+        bar = area in (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
+        control.set_bar(bar)
+        vertical = QDockWidget.DockWidgetFeature.DockWidgetVerticalTitleBar
+        features = dock.features()
+        dock.setFeatures(features | vertical if bar else features & ~vertical)
+        if not bar and dock.isVisible():
+            QTimer.singleShot(0, self, self._size_tunnel_dock)
+
     @Slot(bool)
     def _on_tunnel_dock_visible(self, visible: bool) -> None:
         # Size the dock the first time it opens; after that it keeps what the user chose.
-        if visible and not self._tunnel_dock_sized:
+        if visible and not self._tunnel_dock_sized and not self.tunnel.is_bar():
             self._tunnel_dock_sized = True
             QTimer.singleShot(0, self, self._size_tunnel_dock)
 
@@ -481,6 +501,8 @@ class MainWindow(QMainWindow):
         ) and self.table.horizontalHeader().restoreState(header)
         if self._header_restored:
             self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+            # A layout saved before the last column stretched would turn stretching off.
+            self.table.horizontalHeader().setStretchLastSection(True)
         splitter = s.value("window/splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
@@ -505,7 +527,11 @@ class MainWindow(QMainWindow):
 
     def _fit_default_widths(self) -> None:
         """First run: share the spare width among the wide text columns (no per-row measuring)."""
-        spare = self.table.viewport().width() - sum(c.width for c in COLUMNS)
+        width = self.table.viewport().width()
+        bar = self.table.verticalScrollBar()
+        if not bar.isVisible():  # it appears with the first screenful of rows
+            width -= self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        spare = width - sum(c.width for c in COLUMNS)
         grow = ("path", "event", "status", "from", "to", "message_id")
         if spare <= 0:
             return

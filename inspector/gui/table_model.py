@@ -64,18 +64,20 @@ class Column:
     width: int
 
 
+#: Default widths add up to 1,240 px, so a 1280 px window shows every column whole;
+#: the last column stretches over whatever the window has beyond that.
 COLUMNS: tuple[Column, ...] = (
     Column("time", "Time", "id", 96),
     Column("method", "Method", "method", 64),
     Column("path", "Path", "path", 120),
-    Column("event", "Event", "event", 210),
+    Column("event", "Event", "event", 205),
     Column("product", "Product", "product", 80),
-    Column("status", "Status", "status", 170),
-    Column("from", "From", "from_addr", 130),
-    Column("to", "To", "to_addr", 130),
-    Column("message_id", "Message ID", "message_id", 180),
+    Column("status", "Status", "status", 160),
+    Column("from", "From", "from_addr", 125),
+    Column("to", "To", "to_addr", 125),
+    Column("message_id", "Message ID", "message_id", 155),
     Column("size", "Size", "body_size", 70),
-    Column("warning", "\u26a0", "warning_count", 34),
+    Column("warning", "\u26a0", "warning_count", 40),
 )
 COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
 _ARRIVAL = ("id", "seq", "received_us")
