@@ -37,7 +37,7 @@ from inspector.core.session.query import (
     register_functions,
 )
 from inspector.core.session.store import RowSummary, SessionStore, StoredRequest, get_request
-from inspector.gui.plain_text import plain_tooltip
+from inspector.gui.plain_text import cell_text, plain_tooltip
 from inspector.gui.sizes import format_size
 from inspector.gui.status_style import pill_text
 from inspector.gui.theme import icon
@@ -222,7 +222,7 @@ class EventTableModel(QAbstractTableModel):
             return summary.status_class
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(self._tooltip(summary, key))
-        return display_text(summary, key)
+        return cell_text(display_text(summary, key))
 
     def _tooltip(self, s: RowSummary, key: str) -> str | None:
         if key == "warning":

@@ -243,3 +243,39 @@ def test_raw_tab_copy_joins_display_breaks_again(qtbot) -> None:
     cursor.setPosition(6 + LINE_CHUNK + 3, cursor.MoveMode.KeepAnchor)
     raw.text.setTextCursor(cursor)
     assert raw.text.selected_text() == text[2 : 6 + LINE_CHUNK + 2]
+
+
+def test_huge_values_are_cut_for_display_and_kept_whole_for_copying(store, qtbot) -> None:
+    """A 1 MiB header or field: cells show the start (Qt measures the whole text on each
+    repaint: two such headers cost over a second a repaint), copying gives it all."""
+    from inspector.gui.detail.headers_view import HeadersView
+
+    big = "a" * (1 << 20)
+    view = HeadersView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_request("POST / HTTP/1.1", [("X-Big", big), ("X-Words", "word " * 200_000)], 200, [])
+    started = time.perf_counter()
+    view.grab()
+    assert time.perf_counter() - started < 0.5
+    model = view.request_model
+    assert len(model.index(0, 1).data()) <= 1001
+    assert model.as_text([0]) == f"X-Big: {big}"
+
+    payload = {"id": "m-big", "from": big, "status": big}
+    body = json.dumps({"event": "whatsapp:message:status", "payload": payload}).encode()
+    (summary,) = append_decoded(store, [captured_request("/whatsapp", body, seq=1)])
+    table = EventTableModel(store)
+    try:
+        for key in ("from", "status"):
+            assert len(table.index(0, COLUMN_INDEX[key]).data()) <= 1001, key
+    finally:
+        table.close()
+    card = EventCard()
+    qtbot.addWidget(card)
+    request = get_request(store.open_reader(), summary.id)
+    assert request is not None
+    card.set_request(request, None, False)
+    assert len(card.value_text("from")) <= 1001

@@ -29,6 +29,7 @@ from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.session.timeline import describe_delays, extract_timestamps
+from inspector.gui.plain_text import cell_text
 from inspector.gui.sizes import format_size
 from inspector.gui.status_style import STATUS_CLASS_LABELS, StatusPill
 
@@ -174,7 +175,7 @@ class EventCard(QScrollArea):
 
     def _set(self, key: str, text: str) -> None:
         label = self._values[key]
-        label.setText(text)
+        label.setText(cell_text(text))  # a word-wrapped megabyte would freeze the tab
         self.fields.setRowVisible(label, bool(text))
 
     def _fill_times(self, parsed: Any) -> None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.gui.plain_text import plain_tooltip
+from inspector.gui.plain_text import cell_text, plain_tooltip
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 #: The invisible root's index, as a default argument (never mutated).
@@ -80,7 +80,9 @@ class HeadersModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._headers):
             return None
         name, value = self._headers[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+        if role == Qt.ItemDataRole.DisplayRole:  # copying gives the whole value
+            return cell_text(name if index.column() == 0 else value)
+        if role == Qt.ItemDataRole.EditRole:
             return name if index.column() == 0 else value
         if role == Qt.ItemDataRole.ToolTipRole:
             if name.lower() in self._dupes:

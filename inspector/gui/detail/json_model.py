@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from inspector.gui.plain_text import plain_tooltip
+from inspector.gui.plain_text import cell_text, plain_tooltip
 
 #: Children materialised per fetchMore: enough to fill a screen, few enough to stay instant.
 CHUNK = 500
@@ -275,7 +275,7 @@ class JsonTreeModel(QAbstractItemModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == KEY_COLUMN:
-                return self.key_text(node)
+                return cell_text(self.key_text(node), DISPLAY_CHARS)
             if column == VALUE_COLUMN:
                 return self.value_summary(node, DISPLAY_CHARS)
             if column == TYPE_COLUMN:

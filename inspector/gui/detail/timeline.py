@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.session.store import RowSummary
 from inspector.core.session.timeline import format_duration, timeline_around
-from inspector.gui.plain_text import plain_tooltip
+from inspector.gui.plain_text import cell_text, plain_tooltip
 from inspector.gui.status_style import StatusPillDelegate
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -121,7 +121,7 @@ class TimelineModel(QAbstractTableModel):
             if column == 3:
                 return row.event or "(not decoded)"
             if column == 4:
-                return row.status
+                return cell_text(row.status)
         elif role == STATUS_CLASS_ROLE:
             return row.status_class
         elif role == REQUEST_ID_ROLE:
