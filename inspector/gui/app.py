@@ -65,6 +65,7 @@ def run_window(args: argparse.Namespace) -> int:
     if not display_available():
         print(NO_DISPLAY, file=sys.stderr, flush=True)
         return 1
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from inspector.gui.main_window import MainWindow
@@ -79,7 +80,9 @@ def run_window(args: argparse.Namespace) -> int:
     def fail(message: str) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)
         if app.platformName() not in _HEADLESS_PLATFORMS:
-            QMessageBox.critical(None, "Webhook Inspector", message)
+            box = QMessageBox(QMessageBox.Icon.Critical, "Webhook Inspector", message)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote a path
+            box.exec()
         return 1
 
     try:

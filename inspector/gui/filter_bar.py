@@ -31,6 +31,7 @@ from inspector.core.session.query import (
     QueryError,
     compile_query,
 )
+from inspector.gui.plain_text import plain_label
 from inspector.gui.theme import icon
 
 DEBOUNCE_MS = 60
@@ -141,7 +142,7 @@ class FilterBar(QWidget):
             "-exclude, OR, /regex/   (Ctrl+F, F1 for help)"
         )
         self.edit.addAction(icon("filter"), QLineEdit.ActionPosition.LeadingPosition)
-        self.error_label = QLabel(self)
+        self.error_label = plain_label(QLabel(self))
         self.error_label.setObjectName("filterError")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #e5534b;")

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QSplitter,
+    QStyle,
     QTableView,
     QToolBar,
     QToolButton,
@@ -59,7 +60,9 @@ from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
 from inspector.gui.bridge import RowBridge
+from inspector.gui.elided_label import ElidedLabel
 from inspector.gui.filter_bar import FilterBar
+from inspector.gui.plain_text import plain_label, plain_tooltip
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
 from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
@@ -72,6 +75,8 @@ _Select = QItemSelectionModel.SelectionFlag
 RATE_WINDOW = 5.0
 #: A typical webhook URL; the tunnel dock opens wide enough to show it whole.
 _SAMPLE_WEBHOOK_URL = "https://0123456789ab.ngrok-free.app/whatsapp"
+#: Steps of view changes (Delete, Clear view) that Ctrl+Z can take back.
+UNDO_DEPTH = 20
 #: What the user should do once the engine has stopped recording.
 RECORDING_ADVICE = (
     "Restart Webhook Inspector; requests sent meanwhile were answered 503 "
@@ -162,6 +167,7 @@ class MainWindow(QMainWindow):
         self._recording_trouble = recording_trouble
         self._shown_problem: str | None = None
         self._shown_trouble: str | None = None
+        self._shown_once = False
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -200,8 +206,9 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.tunnel = self._mount_tunnel(host, port)
         self._build_shortcuts()
-        self.statusBar().showMessage(f"Recording to {store.path}")
-        self.recording_status = QLabel(self)
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._build_window_actions()
+        self.recording_status = plain_label(QLabel(self))
         self.recording_status.setObjectName("recordingStatus")
         self.recording_status.setStyleSheet(
             f"QLabel {{ background: {_ALERT_BACKGROUND}; color: {_ALERT_TEXT};"
@@ -209,6 +216,11 @@ class MainWindow(QMainWindow):
         )
         self.recording_status.hide()
         self.statusBar().addPermanentWidget(self.recording_status)
+        #: Names the session file for as long as the window is open (passing messages such
+        #: as "Copied ..." take the left of the status bar and leave it alone).
+        self.session_label = ElidedLabel(f"Recording to {store.path}", self)
+        self.session_label.setObjectName("sessionLabel")
+        self.statusBar().addPermanentWidget(self.session_label)
 
         self._rate_timer = QTimer(self)
         self._rate_timer.setInterval(1000)
@@ -248,7 +260,7 @@ class MainWindow(QMainWindow):
         hh = table.horizontalHeader()
         hh.setSectionsMovable(True)
         hh.setHighlightSections(False)
-        hh.setStretchLastSection(False)
+        hh.setStretchLastSection(True)
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for i, col in enumerate(COLUMNS):
             table.setColumnWidth(i, col.width)
@@ -261,6 +273,7 @@ class MainWindow(QMainWindow):
         table.verticalScrollBar().actionTriggered.connect(self._on_user_scrolled)
 
         self.empty_label = QLabel(table.viewport())
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)  # URLs in it are escaped
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -279,7 +292,8 @@ class MainWindow(QMainWindow):
         listening = QLabel("Listening on", bar)
         listening.setContentsMargins(6, 0, 4, 0)
         bar.addWidget(listening)
-        self.url_label = QLabel(f"<b>{self.url}</b>", bar)
+        self.url_label = QLabel(f"<b>{escape(self.url)}</b>", bar)
+        self.url_label.setTextFormat(Qt.TextFormat.RichText)
         self.url_label.setObjectName("urlLabel")
         self.url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addWidget(self.url_label)
@@ -291,6 +305,7 @@ class MainWindow(QMainWindow):
         copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         bar.addWidget(copy_button)
         self.public_url_label = QLabel(bar)
+        self.public_url_label.setTextFormat(Qt.TextFormat.RichText)  # the URL is escaped
         self.public_url_label.setObjectName("publicUrlLabel")
         self.public_url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.public_url_label.setContentsMargins(8, 0, 0, 0)
@@ -351,6 +366,7 @@ class MainWindow(QMainWindow):
         mark.setAlignment(Qt.AlignmentFlag.AlignTop)
         row.addWidget(mark)
         self.recording_label = QLabel(banner)
+        self.recording_label.setTextFormat(Qt.TextFormat.RichText)  # the problem is escaped
         self.recording_label.setObjectName("recordingLabel")
         self.recording_label.setWordWrap(True)
         self.recording_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -359,23 +375,27 @@ class MainWindow(QMainWindow):
         return banner
 
     def _mount_tunnel(self, host: str, port: int | None) -> TunnelControl:
-        """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button)."""
+        """The ngrok tunnel control in a dock (hidden until the toolbar's Tunnel button).
+
+        It opens as a one-row bar above the table, which keeps every column of the table
+        in view (at the side, a form 40% as wide as a 1280 px window hid five columns);
+        dragged to a side it becomes a form again."""
         control = TunnelControl(parent=self)
         control.setObjectName("tunnelControl")
         dock = QDockWidget("Public URL (ngrok)", self)
         dock.setObjectName("tunnelDock")
         dock.setWidget(control)
-        dock.setAllowedAreas(
-            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+        self.tunnel_dock = dock
+        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+        self._arrange_tunnel(Qt.DockWidgetArea.TopDockWidgetArea)
+        dock.dockLocationChanged.connect(self._arrange_tunnel)
         dock.hide()
         toggle = dock.toggleViewAction()
         toggle.setIcon(icon("link"))
         toggle.setText("Tunnel")
         toggle.setToolTip("Show the ngrok tunnel control for a public URL")
         self.toolbar.insertAction(self._tunnel_slot, toggle)
-        self.tunnel_dock = dock
         self.tunnel_action = toggle
         self._tunnel_dock_sized = False
         dock.visibilityChanged.connect(self._on_tunnel_dock_visible)
@@ -393,10 +413,25 @@ class MainWindow(QMainWindow):
         wanted = self.tunnel.sizeHint().width() + max(extra, 0) + 8
         return min(wanted, max(self.width() // 2, self.tunnel.minimumSizeHint().width()))
 
+    @Slot(Qt.DockWidgetArea)
+    def _arrange_tunnel(self, area: Qt.DockWidgetArea) -> None:
+        """Above or below the table: a bar, its title written up its left edge (saves a
+        line); at a side: the form, sized to show a whole webhook URL."""
+        dock = self.tunnel_dock
+        control = dock.widget()
+        assert isinstance(control, TunnelControl)
+        bar = area in (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
+        control.set_bar(bar)
+        vertical = QDockWidget.DockWidgetFeature.DockWidgetVerticalTitleBar
+        features = dock.features()
+        dock.setFeatures(features | vertical if bar else features & ~vertical)
+        if not bar and dock.isVisible():
+            QTimer.singleShot(0, self, self._size_tunnel_dock)
+
     @Slot(bool)
     def _on_tunnel_dock_visible(self, visible: bool) -> None:
         # Size the dock the first time it opens; after that it keeps what the user chose.
-        if visible and not self._tunnel_dock_sized:
+        if visible and not self._tunnel_dock_sized and not self.tunnel.is_bar():
             self._tunnel_dock_sized = True
             QTimer.singleShot(0, self, self._size_tunnel_dock)
 
@@ -423,13 +458,38 @@ class MainWindow(QMainWindow):
         bind("?", self.show_help, self.table, local=True)
         bind("Delete", self.remove_selected, self.table, local=True)
         bind("Ctrl+F", self.focus_filter)
-        bind("Esc", self.clear_filter)
+        # Esc clears the filter from the filter bar and the table only: elsewhere (the JSON
+        # tab's search box, the tunnel's fields) Esc belongs to what has the focus.
+        bind("Esc", self.clear_filter, self.filter_bar, local=True)
+        bind("Esc", self.clear_filter, self.table, local=True)
         bind("Ctrl+C", self.copy_body)
         bind("Ctrl+L", self.copy_url)
         bind("Ctrl+P", self.pause_action.toggle)
         bind("Ctrl+E", self.follow_action.toggle)
         bind("Ctrl+K", self.clear_view)
         bind("F1", self.show_help)
+
+    def _build_window_actions(self) -> None:
+        """Commands of the whole window, as actions (the menu bar shows these same ones)."""
+        std = QKeySequence.StandardKey
+        self.action_quit = QAction("&Quit", self)
+        self.action_quit.setObjectName("actionQuit")
+        # The platform's Quit keys, and Ctrl+Q wherever the platform names none.
+        quit_keys = QKeySequence.keyBindings(std.Quit)
+        if QKeySequence("Ctrl+Q") not in quit_keys:
+            quit_keys.append(QKeySequence("Ctrl+Q"))
+        self.action_quit.setShortcuts(quit_keys)
+        self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
+        self.action_quit.setToolTip("Close the window and stop listening (Ctrl+Q)")
+        self.action_quit.triggered.connect(self.close)
+        self.addAction(self.action_quit)
+
+        self.action_undo = QAction("&Undo", self)
+        self.action_undo.setObjectName("actionUndo")
+        self.action_undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
+        self.action_undo.setEnabled(False)
+        self.action_undo.triggered.connect(self.undo)
+        self.addAction(self.action_undo)
 
     # -- state that is remembered --------------------------------------------------------
 
@@ -446,6 +506,8 @@ class MainWindow(QMainWindow):
         ) and self.table.horizontalHeader().restoreState(header)
         if self._header_restored:
             self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+            # A layout saved before the last column stretched would turn stretching off.
+            self.table.horizontalHeader().setStretchLastSection(True)
         splitter = s.value("window/splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
@@ -457,10 +519,24 @@ class MainWindow(QMainWindow):
         if not self._header_restored:
             self._header_restored = True
             QTimer.singleShot(0, self._fit_default_widths)
+        if not self._shown_once:
+            # A reopened session: Follow newest is on, so open at the newest rows (once the
+            # table has its size, or the scroll range is not known yet).
+            self._shown_once = True
+            QTimer.singleShot(0, self._follow_on_open)
+
+    @Slot()
+    def _follow_on_open(self) -> None:
+        if self.follow_action.isChecked() and self.model.rowCount():
+            self._scroll_to_newest()
 
     def _fit_default_widths(self) -> None:
         """First run: share the spare width among the wide text columns (no per-row measuring)."""
-        spare = self.table.viewport().width() - sum(c.width for c in COLUMNS)
+        width = self.table.viewport().width()
+        bar = self.table.verticalScrollBar()
+        if not bar.isVisible():  # it appears with the first screenful of rows
+            width -= self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        spare = width - sum(c.width for c in COLUMNS)
         grow = ("path", "event", "status", "from", "to", "message_id")
         if spare <= 0:
             return
@@ -587,9 +663,9 @@ class MainWindow(QMainWindow):
         )
         self.recording_banner.show()
         self.recording_status.setText("Not recording: requests are answered 503")
-        self.recording_status.setToolTip(f"{sentence}\n{RECORDING_ADVICE}")
+        self.recording_status.setToolTip(plain_tooltip(f"{sentence}\n{RECORDING_ADVICE}") or "")
         self.recording_status.show()
-        self.statusBar().clearMessage()  # "Recording to ..." is no longer true
+        self.session_label.setText(f"Not recording; session {self.store.path}")
 
     def _show_trouble(self) -> None:
         """A passing cause (disk full, a writer restart being retried): shown while it
@@ -615,7 +691,7 @@ class MainWindow(QMainWindow):
         )
         self.recording_banner.show()
         self.recording_status.setText("Not recording: requests are answered 503")
-        self.recording_status.setToolTip(f"{sentence}\n{advice}")
+        self.recording_status.setToolTip(plain_tooltip(f"{sentence}\n{advice}") or "")
         self.recording_status.show()
 
     @Slot()
@@ -624,14 +700,15 @@ class MainWindow(QMainWindow):
         if empty:
             if self._total == 0:
                 public = (
-                    f"<p>From the internet, through the tunnel: <b>{self.public_url}</b></p>"
+                    f"<p>From the internet, through the tunnel: <b>{escape(self.public_url)}</b></p>"
                     if self.public_url
                     else ""
                 )
                 self.empty_label.setText(
                     "<p style='font-size:14pt'>Waiting for webhooks</p>"
-                    f"<p>Point the provider (or curl) at <b>{self.url}</b>, e.g.<br>"
-                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>' + public
+                    f"<p>Point the provider (or curl) at <b>{escape(self.url)}</b>, e.g.<br>"
+                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {escape(self.url)}sms</code></p>'
+                    + public
                 )
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
@@ -767,15 +844,65 @@ class MainWindow(QMainWindow):
         if not rows:
             return
         next_row = rows[0]
-        self.model.hide_rows(rows)
+        ids = self.model.hide_rows(rows)
         if self.model.rowCount():
             self._select_row(min(next_row, self.model.rowCount() - 1))
         else:
             self._show_detail(None)
+        if not ids:
+            return
+        n = len(ids)
+        what = f"{n} request{'s' if n != 1 else ''}"
+        self._push_undo(f"remove {what}", lambda: self._unhide(ids))
+        self.statusBar().showMessage(f"Removed {what} from the view \u2014 Ctrl+Z to undo", 8000)
+
+    def _unhide(self, ids: list[int]) -> None:
+        self.model.unhide(ids)
+        n = len(ids)
+        self.statusBar().showMessage(
+            f"Put {n} request{'s' if n != 1 else ''} back in the view", 4000
+        )
+        row = self.model.row_of(min(ids))
+        if row is not None:
+            self._select_row(row)
+            self._on_user_navigated()
 
     @Slot()
     def clear_view(self) -> None:
-        self.model.clear_view()
+        shown = self.model.rowCount()
+        floor = self.model.clear_view()
+        if not shown:
+            return
+        what = f"{shown:,} request{'s' if shown != 1 else ''}"
+        self._push_undo("clear view", lambda: self._restore_view(floor, shown))
+        self.statusBar().showMessage(f"Cleared {what} from the view \u2014 Ctrl+Z to undo", 8000)
+
+    def _restore_view(self, floor: int, shown: int) -> None:
+        self.model.restore_floor(floor)
+        self.statusBar().showMessage(
+            f"Put {shown:,} request{'s' if shown != 1 else ''} back in the view", 4000
+        )
+        if self.follow_action.isChecked():
+            self._scroll_to_newest()
+
+    def _push_undo(self, text: str, undo: Callable[[], None]) -> None:
+        self._undo.append((text, undo))
+        del self._undo[:-UNDO_DEPTH]
+        self._update_undo_action()
+
+    def _update_undo_action(self) -> None:
+        self.action_undo.setText(f"&Undo {self._undo[-1][0]}" if self._undo else "&Undo")
+        self.action_undo.setEnabled(bool(self._undo))
+
+    @Slot()
+    def undo(self) -> None:
+        """Take back the last Delete or Clear view (the session never lost those requests)."""
+        if not self._undo:
+            self.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        _text, step = self._undo.pop()
+        self._update_undo_action()
+        step()
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
@@ -797,7 +924,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_public_url_changed(self, url: str) -> None:
         self.public_url = url
-        self.public_url_label.setText(f"Public: <b>{url}</b>" if url else "")
+        self.public_url_label.setText(f"Public: <b>{escape(url)}</b>" if url else "")
         self.public_url_label.setToolTip(
             "The ngrok tunnel forwards this public URL to the listening URL" if url else ""
         )

@@ -2,39 +2,51 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from inspector.core.session.query import HELP
+from inspector.core.session.query import HELP, filter_reference
 
 #: (keys as Qt reads them, what they do); the window binds every entry of this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Up / Down, J / K", "move to the previous / next request"),
+    ("Down, J", "next request (the one below)"),
+    ("Up, K", "previous request (the one above)"),
     ("Home / End", "first / last request"),
     ("Ctrl+F, /", "focus the filter"),
     ("Esc", "clear the filter"),
     ("Ctrl+C", "copy the selected request's body"),
     ("Ctrl+L", "copy the listening URL"),
     ("Delete", "remove the selected rows from the view (the session keeps them)"),
+    ("Ctrl+Z", "undo the last Delete or Clear view"),
     ("Ctrl+P", "pause / resume the live view (capture continues)"),
     ("Ctrl+E", "follow the newest request on / off"),
     ("Ctrl+K", "clear the view (the session keeps everything)"),
     ("F1, ?", "this help"),
+    ("Ctrl+Q", "quit"),
 )
 
 
-def help_html() -> str:
-    rows = "".join(
-        f"<tr><td style='padding-right:16px'><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>"
-        for k, v in SHORTCUTS
-    )
+def _table(rows: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("|", "\\|")
+
+    lines = ["| Keys | Action |", "|---|---|"]
+    lines += [f"| **{cell(k)}** | {cell(v)} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def help_markdown() -> str:
+    """The help: the window's keys, the detail pane's, and the whole filter language
+    reference as shipped in the package (no docs/ folder needed)."""
+    from inspector.gui.detail.pane import SHORTCUTS as PANE_SHORTCUTS
+
     return (
-        "<h3>Keyboard</h3>"
-        f"<table>{rows}</table>"
-        "<h3>Filter language</h3>"
-        f"<pre>{escape(HELP)}</pre>"
-        "<p>Full description: docs/filter-language.md</p>"
+        "# Keyboard\n\n"
+        f"{_table(SHORTCUTS)}\n\n"
+        "## In the detail pane\n\n"
+        f"{_table(PANE_SHORTCUTS)}\n\n"
+        f"{filter_reference()}\n\n"
+        "## In short\n\n"
+        f"```\n{HELP}```\n"
     )
 
 
@@ -45,7 +57,8 @@ class HelpDialog(QDialog):
         self.setWindowTitle("Webhook Inspector help")
         self.resize(760, 620)
         self.browser = QTextBrowser(self)
-        self.browser.setHtml(help_html())
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setMarkdown(help_markdown())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

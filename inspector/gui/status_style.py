@@ -88,8 +88,10 @@ def status_colors(status_class: str, palette_or_dark: QPalette | bool) -> PillCo
 
 
 def pill_text(text: str, status_class: str) -> str:
-    """What goes on the pill: the provider's status, or the class name when it sent none."""
-    text = " ".join(text.split())
+    """What goes on the pill: the provider's status, or the class name when it sent none.
+
+    A pill shows a few words; a status of megabytes is cut before it is measured."""
+    text = " ".join(text[:200].split())
     if text:
         return text
     return STATUS_CLASS_LABELS.get(status_class, "Unknown").lower()

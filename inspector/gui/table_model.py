@@ -37,6 +37,8 @@ from inspector.core.session.query import (
     register_functions,
 )
 from inspector.core.session.store import RowSummary, SessionStore, StoredRequest, get_request
+from inspector.gui.plain_text import cell_text, plain_tooltip
+from inspector.gui.sizes import format_size
 from inspector.gui.status_style import pill_text
 from inspector.gui.theme import icon
 
@@ -62,29 +64,28 @@ class Column:
     width: int
 
 
+#: Default widths add up to 1,240 px, so a 1280 px window shows every column whole;
+#: the last column stretches over whatever the window has beyond that.
 COLUMNS: tuple[Column, ...] = (
     Column("time", "Time", "id", 96),
     Column("method", "Method", "method", 64),
     Column("path", "Path", "path", 120),
-    Column("event", "Event", "event", 210),
+    Column("event", "Event", "event", 205),
     Column("product", "Product", "product", 80),
-    Column("status", "Status", "status", 170),
-    Column("from", "From", "from_addr", 130),
-    Column("to", "To", "to_addr", 130),
-    Column("message_id", "Message ID", "message_id", 180),
+    Column("status", "Status", "status", 160),
+    Column("from", "From", "from_addr", 125),
+    Column("to", "To", "to_addr", 125),
+    Column("message_id", "Message ID", "message_id", 155),
     Column("size", "Size", "body_size", 70),
-    Column("warning", "\u26a0", "warning_count", 34),
+    Column("warning", "\u26a0", "warning_count", 40),
 )
 COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
 _ARRIVAL = ("id", "seq", "received_us")
 
 
 def human_size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
+    """The Size column: the window's one size format (binary units, as the detail pane)."""
+    return format_size(n)
 
 
 def _time_text(us: int) -> str:
@@ -220,8 +221,8 @@ class EventTableModel(QAbstractTableModel):
         if role == ROLE_CLASS:
             return summary.status_class
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(summary, key)
-        return display_text(summary, key)
+            return plain_tooltip(self._tooltip(summary, key))
+        return cell_text(display_text(summary, key))
 
     def _tooltip(self, s: RowSummary, key: str) -> str | None:
         if key == "warning":
@@ -371,23 +372,44 @@ class EventTableModel(QAbstractTableModel):
         """The full stored request (body included), read on this model's connection."""
         return get_request(self._conn, request_id)
 
-    def hide_rows(self, rows: list[int]) -> None:
-        """Remove rows from the view (the session keeps them)."""
+    def hide_rows(self, rows: list[int]) -> list[int]:
+        """Remove rows from the view (the session keeps them); returns their request ids."""
         ids = [rid for rid in (self.id_at(r) for r in rows) if rid is not None]
         if not ids:
-            return
+            return []
         self._conn.executemany("INSERT OR IGNORE INTO hidden(id) VALUES (?)", [(i,) for i in ids])
-        self._hidden_count += len(ids)
+        self._hidden_count = self._count_hidden()
         self._rebuild_query()
         for start, end in _ranges_descending(rows):
             self.beginRemoveRows(QModelIndex(), start, end)
             self._count -= end - start + 1
             self._pages.clear()
             self.endRemoveRows()
+        return ids
 
-    def clear_view(self) -> None:
-        """Hide everything received so far; new requests keep appearing."""
+    def unhide(self, ids: list[int]) -> None:
+        """Show again requests that :meth:`hide_rows` removed from the view."""
+        self._conn.executemany("DELETE FROM temp.hidden WHERE id = ?", [(i,) for i in ids])
+        self._hidden_count = self._count_hidden()
+        self._rebuild_query()
+        self.refresh()
+
+    def _count_hidden(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM temp.hidden").fetchone()[0])
+
+    def clear_view(self) -> int:
+        """Hide everything received so far; new requests keep appearing.
+
+        Returns the floor that was in force before, for :meth:`restore_floor`."""
+        before = self._floor_id
         self._floor_id = self._max_id
+        self._rebuild_query()
+        self.refresh()
+        return before
+
+    def restore_floor(self, floor: int) -> None:
+        """Undo a :meth:`clear_view`: show again what arrived after ``floor``."""
+        self._floor_id = floor
         self._rebuild_query()
         self.refresh()
 

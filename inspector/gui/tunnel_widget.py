@@ -12,8 +12,16 @@ import re
 import threading
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -174,14 +182,6 @@ class TunnelControl(QWidget):
         self._toggle.setDefault(True)
         self._toggle.clicked.connect(self._on_toggle)
 
-        header = QHBoxLayout()
-        header.setSpacing(6)
-        header.addWidget(self._light, 0, Qt.AlignmentFlag.AlignVCenter)
-        header.addWidget(self._status, 0, Qt.AlignmentFlag.AlignVCenter)
-        header.addStretch(1)
-        header.addWidget(self._settings_button)
-        header.addWidget(self._toggle)
-
         self._local = QLabel("—", self)
         self._local.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._public = QLineEdit(self)
@@ -208,25 +208,20 @@ class TunnelControl(QWidget):
         for copy_button in (self._copy_public, self._copy_webhook):
             copy_button.setMinimumWidth(width)
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(6)
-        grid.setColumnStretch(1, 1)
-        rows: list[tuple[str, QWidget, QWidget | None]] = [
-            ("Local URL", self._local, None),
-            ("Public URL", self._public, self._copy_public),
-            ("Webhook path", self._path_edit, None),
-            ("Webhook URL", self._webhook, self._copy_webhook),
-        ]
-        for row, (text, field, button) in enumerate(rows):
+        #: The bar has no room for the dock's title: it names itself.
+        self._bar_title = QLabel("ngrok tunnel", self)
+        self._bar_title.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        #: Caption label of each field, by the field it names.
+        self._captions: dict[QWidget, QLabel] = {}
+        for text, field in (
+            ("Local URL", self._local),
+            ("Public URL", self._public),
+            ("Webhook path", self._path_edit),
+            ("Webhook URL", self._webhook),
+        ):
             label = QLabel(text, self)
             label.setBuddy(field)
-            grid.addWidget(
-                label, row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            )
-            grid.addWidget(field, row, 1)
-            if button is not None:
-                grid.addWidget(button, row, 2)
+            self._captions[field] = label
 
         self._detail = QLabel(self)
         self._detail.setObjectName("tunnelDetail")
@@ -244,6 +239,16 @@ class TunnelControl(QWidget):
         self._token_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl(AUTHTOKEN_URL)))
         self._enter_token_button = QPushButton("Enter authtoken…", self)
         self._enter_token_button.clicked.connect(self.open_settings)
+        self._bar = False
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Lay the widgets out as a form (a dock at the side) or a bar (above the table)."""
+        old = self.layout()
+        if old is not None:
+            # Deleting a layout (and its nested ones) leaves the widgets it placed alone:
+            # they are this widget's children, and the new layout takes them.
+            shiboken6.delete(old)
         actions = QHBoxLayout()
         actions.setSpacing(6)
         for button in (
@@ -254,7 +259,75 @@ class TunnelControl(QWidget):
         ):
             actions.addWidget(button)
         actions.addStretch(1)
-
+        centre = Qt.AlignmentFlag.AlignVCenter
+        if self._bar:
+            # One row, full width: the table keeps every column. The local URL is in the
+            # window's toolbar already, so the bar leaves it out.
+            for unused in (self._local, self._public):
+                unused.hide()
+                self._captions[unused].hide()
+            self._copy_public.setText(self._copy_label(self._copy_public))
+            self._copy_public.setToolTip("Copy the public URL (without the webhook path)")
+            self._captions[self._path_edit].setText("Path")
+            self._path_edit.setMaximumWidth(self.fontMetrics().horizontalAdvance("x" * 16))
+            self._bar_title.show()
+            row = QHBoxLayout()
+            row.setSpacing(6)
+            row.addWidget(self._bar_title, 0, centre)
+            row.addSpacing(4)
+            row.addWidget(self._light, 0, centre)
+            row.addWidget(self._status, 0, centre)
+            row.addSpacing(6)
+            row.addWidget(self._toggle)
+            row.addWidget(self._settings_button)
+            row.addSpacing(12)
+            row.addWidget(self._captions[self._path_edit])
+            row.addWidget(self._path_edit, 1)
+            row.addSpacing(12)
+            row.addWidget(self._captions[self._webhook])
+            row.addWidget(self._webhook, 4)
+            row.addWidget(self._copy_webhook)
+            row.addWidget(self._copy_public)
+            second = QHBoxLayout()
+            second.setSpacing(10)
+            second.addWidget(self._detail, 1)
+            second.addLayout(actions, 0)
+            root = QVBoxLayout(self)
+            root.setContentsMargins(6, 4, 6, 4)
+            root.setSpacing(4)
+            root.addLayout(row)
+            root.addLayout(second)
+            return
+        for used in (self._local, self._public):
+            used.show()
+            self._captions[used].show()
+        self._copy_public.setText(self._copy_label(self._copy_public))
+        self._copy_public.setToolTip("")
+        self._bar_title.hide()
+        self._captions[self._path_edit].setText("Webhook path")
+        self._path_edit.setMaximumWidth(16_777_215)
+        header = QHBoxLayout()
+        header.setSpacing(6)
+        header.addWidget(self._light, 0, centre)
+        header.addWidget(self._status, 0, centre)
+        header.addStretch(1)
+        header.addWidget(self._settings_button)
+        header.addWidget(self._toggle)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(6)
+        grid.setColumnStretch(1, 1)
+        rows: list[tuple[QWidget, QWidget | None]] = [
+            (self._local, None),
+            (self._public, self._copy_public),
+            (self._path_edit, None),
+            (self._webhook, self._copy_webhook),
+        ]
+        for n, (field, copy) in enumerate(rows):
+            grid.addWidget(self._captions[field], n, 0, Qt.AlignmentFlag.AlignRight | centre)
+            grid.addWidget(field, n, 1)
+            if copy is not None:
+                grid.addWidget(copy, n, 2)
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
         root.setSpacing(8)
@@ -263,6 +336,15 @@ class TunnelControl(QWidget):
         root.addWidget(self._detail)
         root.addLayout(actions)
         root.addStretch(1)
+
+    def set_bar(self, bar: bool) -> None:
+        """Show as one row (docked above or below the table) or as a form (at the side)."""
+        if bar != self._bar:
+            self._bar = bar
+            self._arrange()
+
+    def is_bar(self) -> bool:
+        return self._bar
 
     # ----------------------------------------------------------------- public API
 
@@ -434,8 +516,13 @@ class TunnelControl(QWidget):
             return
         QGuiApplication.clipboard().setText(text)
         button = self._copy_public if which == "public" else self._copy_webhook
+        label = self._copy_label(button)
         button.setText("Copied ✓")
-        QTimer.singleShot(1500, button, lambda: button.setText("Copy"))
+        QTimer.singleShot(1500, button, lambda: button.setText(label))
+
+    def _copy_label(self, button: QPushButton) -> str:
+        """In the bar the public URL has no field of its own (the toolbar shows it)."""
+        return "Copy public URL" if self._bar and button is self._copy_public else "Copy"
 
     # ----------------------------------------------------------------- error actions
 
@@ -569,6 +656,7 @@ class TunnelSettingsDialog(QDialog):
         path_row.addWidget(browse)
 
         self.error = QLabel(self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {STATE_COLOURS[TunnelState.ERROR]}")
         self.error.hide()

@@ -20,6 +20,7 @@ from inspector.core.session.timeline import (
     format_duration,
     parse_time,
     requests_for_message,
+    timeline_around,
 )
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
@@ -89,6 +90,34 @@ def test_requests_for_message_groups_by_id_in_arrival_order(session_path: Path) 
                 ).fetchall()
             )
             assert "by_message USING PRIMARY KEY" in plan
+        finally:
+            conn.close()
+    finally:
+        store.close()
+
+
+def test_timeline_around_keeps_the_request_in_its_own_timeline(session_path: Path) -> None:
+    """A message with more requests than are listed: the window is centred on the one shown."""
+    store = SessionStore(session_path)
+    try:
+        summaries = _append(store, [_status("m-1", f"s{n}") for n in range(60)])
+        _append(store, [_status("m-2", "sent")])
+        conn = store.open_reader()
+        try:
+            late = summaries[55]
+            found = timeline_around(conn, "m-1", late.id, limit=20)
+            assert found.total == 60
+            assert late.id in [r.id for r in found.rows]
+            assert len(found.rows) == 20 and found.start == 40  # clamped at the end
+            assert found.first_received_us == summaries[0].received_us
+            middle = timeline_around(conn, "m-1", summaries[30].id, limit=20)
+            assert middle.start == 20 and middle.rows[10].id == summaries[30].id
+            early = timeline_around(conn, "m-1", summaries[2].id, limit=20)
+            assert early.start == 0 and early.rows[0].id == summaries[0].id
+            whole = timeline_around(conn, "m-1", summaries[2].id)
+            assert (whole.total, whole.start, len(whole.rows)) == (60, 0, 60)
+            assert timeline_around(conn, "", late.id).rows == []
+            assert timeline_around(conn, "nope", late.id).total == 0
         finally:
             conn.close()
     finally:
@@ -189,7 +218,16 @@ def test_unreadable_and_non_object_payloads() -> None:
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
-        (0.25, "0.25 s"),
+        (0.25, "250 ms"),
+        (7.1e-05, "71 \u00b5s"),
+        (0.012, "12 ms"),
+        (0.9996, "1 s"),
+        (1.5, "1.5 s"),
+        (2.0, "2 s"),
+        (9.97, "10 s"),
+        (123, "2 min 3 s"),
+        (-0.003, "-3 ms"),
+        (0, "0 s"),
         (16, "16 s"),
         (59.6, "1 min"),
         (125, "2 min 5 s"),

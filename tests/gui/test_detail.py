@@ -486,6 +486,37 @@ def test_timeline_groups_one_message_over_loopback(
     pane.close_store()
 
 
+def test_timeline_of_a_long_message_shows_the_selected_request(
+    pane: DetailPane, store: SessionStore
+) -> None:
+    """600 requests for one message: the selected one, late in the list, is in its timeline,
+    the delays count from the message's first request, in units a person reads."""
+    from inspector.gui.detail.timeline import TIMELINE_LIMIT
+
+    start = 1_700_000_000_000_000
+    body = json.dumps(
+        {"event": "whatsapp:message:status", "payload": {"id": "m-long", "status": "sent"}}
+    ).encode()
+    reqs = [
+        captured_request("/whatsapp", body, seq=store.take_seq(), received_us=start + 71 * n)
+        for n in range(TIMELINE_LIMIT + 100)
+    ]
+    ids = [s.id for s in append_decoded(store, reqs)]
+    pane.show_request(ids[-10])
+    model = pane.timeline.model
+    assert ids[-10] in [r.id for r in model.rows()]
+    assert model.rowCount() == TIMELINE_LIMIT
+    row = model.row_of(ids[-10])
+    assert pane.timeline.table.currentIndex().row() == row
+    assert model.index(row, 2).data() == f"+{round(71 * 590 / 1000)} ms"
+    assert "600 requests" in pane.timeline.heading.text()
+    assert "101\u2013600 shown" in pane.timeline.heading.text()
+    assert pane.tabs.tabText(TAB_TIMELINE) == "&Timeline (600)"
+    pane.show_request(ids[1])
+    assert model.index(0, 2).data() == "first"
+    assert model.index(1, 2).data() == "+71 \u00b5s"
+
+
 def test_timeline_without_message_id(pane: DetailPane, store: SessionStore) -> None:
     pane.show_request(append(store, b"plain text", headers=[("Content-Type", "text/plain")]))
     assert pane.timeline.model.rowCount() == 0

@@ -208,3 +208,22 @@ def test_home_and_end_go_to_the_first_and_last_request(window, qtbot) -> None:
     assert table.currentIndex().row() == window.model.rowCount() - 1
     qtbot.keyClick(table, Qt.Key.Key_Home)
     assert table.currentIndex().row() == 0
+
+
+def test_reopening_a_session_opens_at_the_newest_rows(engine, settings, qtbot) -> None:  # noqa: ANN001
+    """Follow newest is on when the window opens: a session with history shows its end."""
+    from .conftest import append
+
+    append(engine.store, [("/whatsapp", status_body("whatsapp:message:status", "sent"))] * 300)
+    w = MainWindow(engine.store, engine.url, settings=settings)
+    qtbot.addWidget(w)
+    try:
+        w.resize(1200, 800)
+        w.show()
+        qtbot.waitExposed(w)
+        bar = _bar(w)
+        assert w.follow_action.isChecked()
+        qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)
+        assert w.follow_action.isChecked()
+    finally:
+        w.shutdown()

@@ -2,9 +2,10 @@
 
 Filtering and sorting run inside SQLite (indexes on the decoded columns, FTS5 for
 body words), so a keystroke over a million requests costs about what it costs over
-a hundred, and the GUI never holds more than the page it shows.  See
-``docs/filter-language.md`` for the user-facing description; :data:`HELP` is the
-short form the window's help dialog shows.
+a hundred, and the GUI never holds more than the page it shows.  The user-facing
+reference is ``filter-language.md`` next to this module, shipped in the package
+(:func:`filter_reference`; ``docs/filter-language.md`` is a copy kept equal by a test);
+:data:`HELP` is the short form.
 
 Nothing user-typed is ever pasted into SQL: values travel as parameters, and words
 for the full-text index are quoted as FTS5 strings.
@@ -19,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from typing import NamedTuple
 
 from inspector.core.provider.catalogue import (
@@ -100,6 +102,9 @@ SORTABLE: frozenset[str] = frozenset(
     }
 )
 
+#: The reference file, next to this module (package data).
+REFERENCE_FILE = "filter-language.md"
+
 HELP = """\
 Words search request bodies (prefix match: deliv finds delivered).
 "two words"        exact phrase in the body
@@ -115,6 +120,13 @@ has:X              has:warning, has:tunnel, has:event, has:body
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
 """
+
+
+def filter_reference() -> str:
+    """The filter language reference (Markdown), from the package itself: a pip user has
+    no ``docs/`` folder, and the window's help shows this text."""
+    package = resources.files("inspector.core.session")
+    return package.joinpath(REFERENCE_FILE).read_text(encoding="utf-8")
 
 
 class QueryError(ValueError):

@@ -24,6 +24,7 @@ import orjson
 import platformdirs
 
 from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import CapturedRequest
 
 APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
@@ -303,7 +304,9 @@ def commit_batch(
         rid = int(conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0])
         for req, dec in batch:
             rid += 1
-            warnings = req.capture_warnings + dec.warnings if req.capture_warnings else dec.warnings
+            warnings = bound_warnings(
+                req.capture_warnings + dec.warnings if req.capture_warnings else dec.warnings
+            )
             summary = RowSummary(
                 rid,
                 req.seq,

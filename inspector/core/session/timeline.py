@@ -37,6 +37,60 @@ def requests_for_message(
     return [RowSummary.from_row(row) for row in rows]
 
 
+_MESSAGE_IDS = keyed_ids("by_message", "message_id = ?")
+_COUNT_BY_MESSAGE = f"SELECT count(*) FROM requests WHERE id IN ({_MESSAGE_IDS})"
+_BEFORE_IN_MESSAGE = f"SELECT count(*) FROM requests WHERE id IN ({_MESSAGE_IDS}) AND (seq < ? OR (seq = ? AND id < ?))"
+_WINDOW_BY_MESSAGE = (
+    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests "
+    f"WHERE id IN ({_MESSAGE_IDS}) ORDER BY seq, id LIMIT ? OFFSET ?"
+)
+_FIRST_OF_MESSAGE = (
+    f"SELECT received_us FROM requests WHERE id IN ({_MESSAGE_IDS}) ORDER BY seq, id LIMIT 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineWindow:
+    """Part of a message's timeline: ``rows`` are requests ``start``.. of ``total``."""
+
+    rows: list[RowSummary]
+    total: int
+    start: int
+    #: When the message's first request arrived (the base of "after first"), if any.
+    first_received_us: int | None
+
+
+def timeline_around(
+    conn: sqlite3.Connection, message_id: str, request_id: int, limit: int = 500
+) -> TimelineWindow:
+    """Up to ``limit`` requests carrying ``message_id``, in arrival order, centred on
+    ``request_id`` so that the request being looked at is always in its own timeline
+    (a message can have thousands of requests: retries, a provider in a loop)."""
+    if not message_id:
+        return TimelineWindow([], 0, 0, None)
+    ids = (message_id, message_id)
+    total = int(conn.execute(_COUNT_BY_MESSAGE, ids).fetchone()[0])
+    if total == 0:
+        return TimelineWindow([], 0, 0, None)
+    start = 0
+    if total > limit:
+        seq = conn.execute("SELECT seq FROM requests WHERE id = ?", (request_id,)).fetchone()
+        position = 0
+        if seq is not None:
+            row = conn.execute(_BEFORE_IN_MESSAGE, (*ids, seq[0], seq[0], request_id)).fetchone()
+            position = int(row[0])
+        start = max(0, min(position - limit // 2, total - limit))
+    rows = [
+        RowSummary.from_row(r)
+        for r in conn.execute(_WINDOW_BY_MESSAGE, (*ids, limit, start)).fetchall()
+    ]
+    first = rows[0].received_us if start == 0 and rows else None
+    if first is None:
+        found = conn.execute(_FIRST_OF_MESSAGE, ids).fetchone()
+        first = int(found[0]) if found is not None else None
+    return TimelineWindow(rows, total, start, first)
+
+
 #: Payload keys that hold a point in time, in the order a message lives through them,
 #: with the word a person would use for each.
 TIMESTAMP_FIELDS: tuple[tuple[str, str], ...] = (
@@ -213,11 +267,20 @@ def describe_delays(stamps: list[Stamp]) -> list[str]:
 
 
 def format_duration(seconds: float) -> str:
-    """Short human duration: ``0.25 s``, ``16 s``, ``2 min 5 s``, ``1 h 3 min``, ``2 d 4 h``."""
+    """Short human duration: ``71 µs``, ``12 ms``, ``1.5 s``, ``16 s``, ``2 min 5 s``,
+    ``1 h 3 min``, ``2 d 4 h`` (webhooks of one message often arrive microseconds apart,
+    and ``7.1e-05 s`` is not something a person reads at a glance)."""
     sign = "-" if seconds < 0 else ""
     s = abs(seconds)
-    if s < 10 and s != int(s):
-        return f"{sign}{s:.3g} s"
+    if 0 < s < 1:
+        micro = round(s * 1e6)
+        if micro < 1000:
+            return f"{sign}{micro} \u00b5s"
+        milli = round(s * 1e3)
+        if milli < 1000:
+            return f"{sign}{milli} ms"
+    if s < 10 and round(s, 1) < 10 and round(s, 1) != round(s):
+        return f"{sign}{s:.1f} s"
     whole = round(s)
     if whole < 60:
         return f"{sign}{whole} s"

@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.provider.catalogue import PRODUCT_LABELS, describe
+from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.session.timeline import describe_delays, extract_timestamps
-from inspector.gui.detail.raw_view import format_size
+from inspector.gui.plain_text import cell_text
+from inspector.gui.sizes import format_size
 from inspector.gui.status_style import STATUS_CLASS_LABELS, StatusPill
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
@@ -173,7 +175,7 @@ class EventCard(QScrollArea):
 
     def _set(self, key: str, text: str) -> None:
         label = self._values[key]
-        label.setText(text)
+        label.setText(cell_text(text))  # a word-wrapped megabyte would freeze the tab
         self.fields.setRowVisible(label, bool(text))
 
     def _fill_times(self, parsed: Any) -> None:
@@ -208,7 +210,9 @@ class EventCard(QScrollArea):
         self.warnings_heading.setText(f"Warnings ({n})" if n else "Warnings")
         if warnings:
             self.warnings_label.setForegroundRole(QPalette.ColorRole.WindowText)
-            self.warnings_label.setText("\n".join(f"\u2022 {w}" for w in warnings))
+            # Bounded again here: sessions stored before the bound may hold megabytes.
+            shown = bound_warnings(warnings)
+            self.warnings_label.setText("\n".join(f"\u2022 {w}" for w in shown))
         else:
             self.warnings_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             self.warnings_label.setText("None: the request matches the provider's documentation.")

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.gui.plain_text import cell_text, plain_tooltip
+
 AnyIndex = QModelIndex | QPersistentModelIndex
 #: The invisible root's index, as a default argument (never mutated).
 _TOP = QModelIndex()
@@ -78,12 +80,14 @@ class HeadersModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._headers):
             return None
         name, value = self._headers[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+        if role == Qt.ItemDataRole.DisplayRole:  # copying gives the whole value
+            return cell_text(name if index.column() == 0 else value)
+        if role == Qt.ItemDataRole.EditRole:
             return name if index.column() == 0 else value
         if role == Qt.ItemDataRole.ToolTipRole:
             if name.lower() in self._dupes:
-                return f"{name} appears more than once in this message"
-            return value if index.column() == 1 else None
+                return plain_tooltip(f"{name} appears more than once in this message")
+            return plain_tooltip(value) if index.column() == 1 else None
         return None
 
     def is_duplicate(self, row: int) -> bool:
@@ -151,9 +155,11 @@ class HeadersView(QWidget):
         self.request_model = HeadersModel(self)
         self.response_model = HeadersModel(self)
         self.request_label = QLabel()
+        self.request_label.setTextFormat(Qt.TextFormat.RichText)  # every value escaped
         self.request_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.request_label.setWordWrap(True)
         self.response_label = QLabel()
+        self.response_label.setTextFormat(Qt.TextFormat.RichText)
         self.response_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.request_table = _table(self.request_model, "Request headers")
         self.response_table = _table(self.response_model, "Response headers")

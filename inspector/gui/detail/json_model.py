@@ -25,6 +25,8 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from inspector.gui.plain_text import cell_text, plain_tooltip
+
 #: Children materialised per fetchMore: enough to fill a screen, few enough to stay instant.
 CHUNK = 500
 #: Characters of a string shown in the value column (the copy action gives the whole value).
@@ -273,16 +275,16 @@ class JsonTreeModel(QAbstractItemModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == KEY_COLUMN:
-                return self.key_text(node)
+                return cell_text(self.key_text(node), DISPLAY_CHARS)
             if column == VALUE_COLUMN:
                 return self.value_summary(node, DISPLAY_CHARS)
             if column == TYPE_COLUMN:
                 return json_type(node.value)
         elif role == Qt.ItemDataRole.ToolTipRole:
             if column == KEY_COLUMN:
-                return node.path()
+                return plain_tooltip(node.path())
             if column == VALUE_COLUMN and not _is_container(node.value):
-                return self.value_summary(node, TOOLTIP_CHARS)
+                return plain_tooltip(self.value_summary(node, TOOLTIP_CHARS))
         elif role == PATH_ROLE:
             return node.path()
         elif role == TYPE_ROLE:

@@ -45,6 +45,7 @@ from inspector.core.provider.decoder import (
     inflate,
 )
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
+from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.store import SessionStore, StoredRequest, get_request
 from inspector.gui.detail.event_card import EventCard
 from inspector.gui.detail.headers_view import HeadersView
@@ -57,15 +58,18 @@ from inspector.gui.detail.json_model import (
 )
 from inspector.gui.detail.raw_view import RawView, is_binary
 from inspector.gui.detail.timeline import TimelineView
+from inspector.gui.plain_text import plain_label
 
 #: Keyboard shortcuts inside the pane, for the main window's help dialog.
 SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+F", "JSON tab: search keys and values (only while the JSON tab has focus)"),
     ("Enter / F3", "JSON tab search: next match"),
+    ("Esc", "JSON tab search: clear the search (again: back to the tree)"),
     ("Ctrl+E", "JSON tab: expand all"),
     ("Ctrl+Shift+E", "JSON tab: collapse all"),
     ("Ctrl+C", "JSON tab: copy the selected value"),
     ("Ctrl+Shift+C", "JSON tab: copy the selected node's JSON path"),
+    ("Ctrl+C", "Raw tab: copy the selected text as received (nothing selected: the body)"),
     ("Enter / double-click", "Timeline tab: open that request"),
 ]
 
@@ -141,8 +145,9 @@ def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
                 "This JSON is nested too deeply to show as a tree (Python's JSON reader "
                 "stops at about 1,000 levels). The Raw tab shows it as received.",
             )
-        return None, result, "; ".join(result.warnings) + ". The Raw tab shows it as received."
-    return result.value, result, "; ".join(result.warnings)
+        warnings = "; ".join(bound_warnings(result.warnings, count=10))
+        return None, result, warnings + ". The Raw tab shows it as received."
+    return result.value, result, "; ".join(bound_warnings(result.warnings, count=10))
 
 
 class LocalKeys(QObject):
@@ -204,7 +209,7 @@ class JsonTab(QWidget):
         self.search_box.setAccessibleName("Search in JSON")
         self.search_box.returnPressed.connect(self.find_next)
         self.search_box.textChanged.connect(self._on_query_changed)
-        self.search_status = QLabel()
+        self.search_status = plain_label(QLabel())
         self.search_status.setMinimumWidth(120)
 
         def button(text: str, tip: str, slot: Any) -> QToolButton:
@@ -226,7 +231,7 @@ class JsonTab(QWidget):
         bar.addWidget(button("Copy path", "Copy JSON path (Ctrl+Shift+C)", self.copy_path))
         bar.addWidget(button("Copy value", "Copy value (Ctrl+C)", self.copy_value))
 
-        self.note = QLabel()
+        self.note = plain_label(QLabel())
         self.note.setWordWrap(True)
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note.setVisible(False)
@@ -259,7 +264,7 @@ class JsonTab(QWidget):
             action.triggered.connect(slot)
             self.tree.addAction(action)
 
-        self.message = QLabel()
+        self.message = plain_label(QLabel())
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setMargin(24)
@@ -285,6 +290,9 @@ class JsonTab(QWidget):
             self,
         )
         self.keys.watch(self.tree, self.search_box)
+        # Esc in the search box is the search's own: it must not clear the table's filter.
+        self.search_keys = LocalKeys([("Esc", self.leave_search)], self)
+        self.search_keys.watch(self.search_box)
         self.tree_keys = LocalKeys([("Ctrl+C", self.copy_value)], self)
         self.tree_keys.watch(self.tree)
 
@@ -319,6 +327,13 @@ class JsonTab(QWidget):
     def focus_search(self) -> None:
         self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_box.selectAll()
+
+    def leave_search(self) -> None:
+        """Esc in the search box: clear the search text, or (already empty) go to the tree."""
+        if self.search_box.text():
+            self.search_box.clear()
+        else:
+            self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def copy_path(self) -> None:
         index = self.current()
@@ -473,12 +488,12 @@ class DetailPane(QWidget):
         self.tabs.addTab(self.headers_view, "&Headers")
         self.tabs.addTab(self.timeline, "&Timeline")
 
-        self.empty_title = QLabel(EMPTY_TEXT)
+        self.empty_title = plain_label(QLabel(EMPTY_TEXT))
         font = self.empty_title.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
         self.empty_title.setFont(font)
         self.empty_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_detail = QLabel(EMPTY_DETAIL)
+        self.empty_detail = plain_label(QLabel(EMPTY_DETAIL))
         self.empty_detail.setWordWrap(True)
         self.empty_detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_detail.setForegroundRole(QPalette.ColorRole.PlaceholderText)

@@ -3,7 +3,10 @@
 Stored bytes are never altered; what this tab may do for readability is undo a
 ``Content-Encoding`` (gzip/deflate) or pretty-print JSON, and it always says so.
 Laying out tens of megabytes of text freezes a QPlainTextEdit, so only the first
-``TEXT_PREVIEW_BYTES`` are shown until the user asks for all of it.
+``TEXT_PREVIEW_BYTES`` are shown until the user asks for all of it; and laying out one
+long line costs time that grows with the square of its length (1 MiB without a line
+break froze the tab for a minute), so lines are broken every ``LINE_CHUNK`` characters
+for display only: copying a selection joins them again.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from PySide6.QtGui import QFontDatabase, QTextOption
+from PySide6.QtCore import QEvent, QMimeData
+from PySide6.QtGui import QFontDatabase, QKeyEvent, QKeySequence, QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -24,6 +28,9 @@ from PySide6.QtWidgets import (
 
 from inspector.core.provider.decoder import body_text, decode_content, header_value
 from inspector.core.provider.lenient_json import ParseResult, parse_lenient
+from inspector.core.provider.warning_limits import bound_warning, bound_warnings
+from inspector.gui.plain_text import plain_label
+from inspector.gui.sizes import format_size
 
 #: Text shown before "Show all" is needed.
 TEXT_PREVIEW_BYTES = 1 << 20
@@ -31,18 +38,10 @@ TEXT_PREVIEW_BYTES = 1 << 20
 HEX_LIMIT = 64 << 10
 #: JSON bodies larger than this are not pretty-printed (the JSON tab is the way in).
 PRETTY_LIMIT = 5 << 20
-
-
-def format_size(n: int) -> str:
-    """``512 bytes``, ``1.5 KiB``, ``25.0 MiB``."""
-    if n < 1024:
-        return f"{n} byte{'s' if n != 1 else ''}"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
+#: Longer lines are shown broken into pieces of this many characters (display only).
+LINE_CHUNK = 4096
+#: A note quotes at most this much of a header (``Content-Encoding``) or a warning.
+NOTE_CHARS = 300
 
 
 def hex_dump(data: bytes, limit: int = HEX_LIMIT) -> str:
@@ -69,6 +68,87 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
+def chunk_lines(text: str, width: int = LINE_CHUNK) -> tuple[str, set[int]]:
+    """``text`` with every line longer than ``width`` broken into pieces, and the numbers of
+    the display lines (blocks) that continue on the next one rather than end a line."""
+    if len(text) <= width:
+        return text, set()
+    pieces: list[str] = []
+    soft: set[int] = set()
+    for line in text.split("\n"):
+        if len(line) <= width:
+            pieces.append(line)
+            continue
+        for start in range(0, len(line), width):
+            if start + width < len(line):
+                soft.add(len(pieces))
+            pieces.append(line[start : start + width])
+    if not soft:
+        return text, soft
+    return "\n".join(pieces), soft
+
+
+def _utf16_slice(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` with positions counted as Qt counts them (UTF-16 code units)."""
+    if text.isascii():
+        return text[start:end]
+    data = text.encode("utf-16-le", "surrogatepass")
+    return data[2 * start : 2 * end].decode("utf-16-le", "surrogatepass")
+
+
+class RawText(QPlainTextEdit):
+    """Read-only text whose copy gives the selection as received: display-only line breaks
+    (see :func:`chunk_lines`) are left out.  Ctrl+C with a selection copies it here, even
+    though the window binds Ctrl+C to "copy the whole body" (which it still does when
+    nothing is selected)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        #: Block numbers whose line goes on in the next block.
+        self.soft_breaks: set[int] = set()
+
+    def set_display_text(self, text: str) -> None:
+        shown, self.soft_breaks = chunk_lines(text)
+        self.setPlainText(shown)
+
+    def selected_text(self) -> str:
+        cursor = self.textCursor()
+        if not cursor.hasSelection():
+            return ""
+        start, end = cursor.selectionStart(), cursor.selectionEnd()
+        block = self.document().findBlock(start)
+        parts: list[str] = []
+        while block.isValid() and block.position() < end:
+            pos = block.position()
+            text = block.text()
+            parts.append(_utf16_slice(text, max(start - pos, 0), min(end - pos, block.length())))
+            if end >= pos + block.length() and block.blockNumber() not in self.soft_breaks:
+                parts.append("\n")
+            block = block.next()
+        return "".join(parts)
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        data = QMimeData()
+        data.setText(self.selected_text())
+        return data
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:
+            assert isinstance(event, QKeyEvent)
+            if event.matches(QKeySequence.StandardKey.Copy) and self.textCursor().hasSelection():
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            if self.textCursor().hasSelection():
+                self.copy()
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+
 @dataclass(slots=True)
 class RawContent:
     """What the Raw tab shows for one body, worked out without Qt (testable, fast)."""
@@ -84,10 +164,10 @@ def prepare_raw(body: bytes, headers: list[tuple[str, str]]) -> RawContent:
     encoding = header_value(headers, "Content-Encoding")
     shown, problem = decode_content(body, encoding)
     if problem:
-        notes.append(problem)
+        notes.append(bound_warning(problem, NOTE_CHARS))
     elif encoding and shown is not body:
         notes.append(
-            f"Content-Encoding {encoding.strip()}: shown decompressed "
+            f"Content-Encoding {bound_warning(encoding.strip(), NOTE_CHARS)}: shown decompressed "
             f"({format_size(len(body))} received, {format_size(len(shown))} decoded)"
         )
     if is_binary(shown):
@@ -108,8 +188,9 @@ class RawView(QWidget):
         self._content: RawContent | None = None
         self._parsed: ParseResult | None = None
         self._show_all = False
+        self._text = ""
 
-        self.note = QLabel()
+        self.note = plain_label(QLabel())
         self.note.setWordWrap(True)
         self.note.setVisible(False)
         self.wrap_box = QCheckBox("&Wrap lines")
@@ -126,7 +207,7 @@ class RawView(QWidget):
         self.show_all_button.clicked.connect(self._on_show_all)
         self.size_label = QLabel()
 
-        self.text = QPlainTextEdit()
+        self.text = RawText()
         self.text.setReadOnly(True)
         self.text.setUndoRedoEnabled(False)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -169,13 +250,15 @@ class RawView(QWidget):
     def clear(self) -> None:
         self._content = None
         self._parsed = None
+        self._text = ""
         self.text.clear()
         self.note.setVisible(False)
         self.show_all_button.setVisible(False)
         self.size_label.clear()
 
     def shown_text(self) -> str:
-        return self.text.toPlainText()
+        """The text shown, as it was received (display-only line breaks left out)."""
+        return self._text
 
     def _apply_wrap(self, on: bool) -> None:
         self.text.setLineWrapMode(
@@ -219,13 +302,19 @@ class RawView(QWidget):
                 notes.append(f"Showing the first {format_size(limit)} of {format_size(len(data))}.")
         self.show_all_button.setText(f"Show &all {format_size(len(data))}")
         self.show_all_button.setVisible(truncated)
+        self._text = text
+        self.text.set_display_text(text)
+        if self.text.soft_breaks:
+            notes.append(
+                f"Lines longer than {LINE_CHUNK:,} characters are broken for display; "
+                "copying keeps them whole."
+            )
         self.note.setText("\n".join(notes))
         self.note.setVisible(bool(notes))
-        self.text.setPlainText(text)
 
     def _pretty(self, data: bytes) -> tuple[str, list[str]]:
         result = self._parsed if self._parsed is not None else parse_lenient(data.decode("utf-8"))
-        notes = list(result.warnings)
+        notes = bound_warnings(result.warnings, count=10)
         value = result.value
         if not result.ok:
             notes.append("Not JSON that can be indented; shown as received.")

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.session.store import RowSummary
-from inspector.core.session.timeline import format_duration, requests_for_message
+from inspector.core.session.timeline import format_duration, timeline_around
+from inspector.gui.plain_text import cell_text, plain_tooltip
 from inspector.gui.status_style import StatusPillDelegate
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -40,7 +41,8 @@ _TOP = QModelIndex()
 STATUS_CLASS_ROLE = Qt.ItemDataRole.UserRole + 1
 REQUEST_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
-#: How many requests of one message id are listed (a stuck retry loop can send thousands).
+#: How many requests of one message id are listed, around the selected one (a stuck
+#: retry loop can send thousands).
 TIMELINE_LIMIT = 500
 
 
@@ -59,11 +61,19 @@ class TimelineModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[RowSummary] = []
         self._current_id: int | None = None
+        self._first_us: int | None = None
+        self._first_shown = True
 
-    def set_rows(self, rows: list[RowSummary], current_id: int | None) -> None:
+    def set_rows(
+        self, rows: list[RowSummary], current_id: int | None, first_us: int | None = None
+    ) -> None:
+        """``first_us``: when the message's first request arrived, if it is not ``rows[0]``
+        (the rows are a window further into a long timeline)."""
         self.beginResetModel()
         self._rows = list(rows)
         self._current_id = current_id
+        self._first_shown = first_us is None
+        self._first_us = rows[0].received_us if first_us is None and rows else first_us
         self.endResetModel()
 
     def rows(self) -> list[RowSummary]:
@@ -103,14 +113,15 @@ class TimelineModel(QAbstractTableModel):
             if column == 1:
                 return _local_time(row.received_us)
             if column == 2:
-                if index.row() == 0:
+                if index.row() == 0 and self._first_shown:
                     return "first"
-                delta = (row.received_us - self._rows[0].received_us) / 1e6
+                first = self._first_us if self._first_us is not None else row.received_us
+                delta = (row.received_us - first) / 1e6
                 return f"+{format_duration(delta)}"
             if column == 3:
                 return row.event or "(not decoded)"
             if column == 4:
-                return row.status
+                return cell_text(row.status)
         elif role == STATUS_CLASS_ROLE:
             return row.status_class
         elif role == REQUEST_ID_ROLE:
@@ -121,7 +132,10 @@ class TimelineModel(QAbstractTableModel):
             return font
         elif role == Qt.ItemDataRole.ToolTipRole:
             current = " (shown now)" if row.id == self._current_id else ""
-            return f"Request #{row.seq}{current}: {row.method} {row.path}. Enter or double-click to open it."
+            return plain_tooltip(
+                f"Request #{row.seq}{current}: {row.method} {row.path}. "
+                "Enter or double-click to open it."
+            )
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -136,6 +150,7 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.model = TimelineModel(self)
         self.heading = QLabel()
+        self.heading.setTextFormat(Qt.TextFormat.RichText)  # built with every value escaped
         self.heading.setWordWrap(True)
         self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableView()
@@ -172,19 +187,26 @@ class TimelineView(QWidget):
             )
             self.table.setVisible(False)
             return 0
-        rows = requests_for_message(conn, message_id, TIMELINE_LIMIT)
-        self.model.set_rows(rows, current_id)
+        found = timeline_around(conn, message_id, current_id, TIMELINE_LIMIT)
+        rows = found.rows
+        self.model.set_rows(rows, current_id, found.first_received_us if found.start > 0 else None)
         self.table.setVisible(True)
-        n = len(rows)
-        more = f" (the first {TIMELINE_LIMIT} shown)" if n >= TIMELINE_LIMIT else ""
+        n = found.total
+        more = (
+            f" (requests {found.start + 1:,}\u2013{found.start + len(rows):,} shown, "
+            "around this one)"
+            if len(rows) < n
+            else ""
+        )
         self.heading.setText(
-            f"{n} request{'s' if n != 1 else ''} for message id "
+            f"{n:,} request{'s' if n != 1 else ''} for message id "
             f"<code>{_escape(message_id)}</code>{more}, in arrival order. "
             "Press Enter or double-click to open one."
         )
         current = self.model.row_of(current_id)
         if current >= 0:
             self.table.selectRow(current)
+            self.table.scrollTo(self.model.index(current, 0))
         return n
 
     def clear(self) -> None:
