@@ -10,8 +10,8 @@ the file's bytes), followed by a few bad inputs.  The figure per input is the be
 of ``--rounds`` timings of ``--number`` calls, which is what survives the noise of a
 shared machine.
 
-``--baseline REV`` also loads ``decoder.py``, ``models.py`` and ``lenient_json.py``
-as they were at git revision REV and times them in the same run, interleaved with
+``--baseline REV`` also loads the provider modules (decoder, models, lenient JSON,
+catalogue) as they were at git revision REV and times them in the same run, interleaved with
 the working tree's, so the ratio column compares like with like.
 """
 
@@ -77,20 +77,38 @@ def bad_cases() -> list[Case]:
 
 
 def load_baseline(rev: str, into: Path) -> type:
-    """The decoder as it was at ``rev``, importable next to the working tree's."""
+    """The decoder as it was at ``rev``, importable next to the working tree's.
+
+    Copies the provider modules of that revision, from ``inspector/core/provider/`` or,
+    before the core was split into wings, from ``inspector/core/``."""
     pkg = into / "baseline_decoder"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    for name in ("decoder", "models", "lenient_json"):
-        source = subprocess.run(
-            ["git", "show", f"{rev}:inspector/core/{name}.py"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for dep in ("models", "lenient_json"):
-            source = source.replace(f"inspector.core.{dep}", f"baseline_decoder.{dep}")
+
+    def show(path: str) -> str | None:
+        res = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True
+        )
+        return res.stdout if res.returncode == 0 else None
+
+    folder = "inspector/core/provider"
+    if show(f"{folder}/decoder.py") is None:
+        folder = "inspector/core"
+    listing = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:{folder}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    names = [n[:-3] for n in listing if n.endswith(".py") and n != "__init__.py"]
+    if folder == "inspector/core":
+        names = [n for n in names if n in ("decoder", "models", "lenient_json", "catalogue")]
+    prefix = folder.replace("/", ".")
+    for name in names:
+        source = show(f"{folder}/{name}.py") or ""
+        for dep in names:
+            source = source.replace(f"{prefix}.{dep}", f"baseline_decoder.{dep}")
         (pkg / f"{name}.py").write_text(source)
     sys.path.insert(0, str(into))
     return importlib.import_module("baseline_decoder.decoder").EventDecoder
