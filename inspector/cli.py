@@ -16,8 +16,10 @@ import threading
 from pathlib import Path
 
 from inspector import __version__
+from inspector.core.capture.answers import DEFAULT_CONFIG
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.rules import RulesFileError, load_rules, rules_config
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -99,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument(
         "--ngrok-path", metavar="PATH", help="ngrok binary (default: PYNGROK_NGROK_PATH, pyngrok's)"
     )
+    cap.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="answer with the response rules of this TOML file (see README: Answer like your app)",
+    )
 
     exp = sub.add_parser("export", help="write a session's requests out")
     exp.add_argument("session", type=Path, help="session file")
@@ -151,6 +159,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
+    answers: dict[str, object] = dict(DEFAULT_CONFIG)
+    if args.rules is not None:
+        try:
+            rules = load_rules(args.rules)
+        except RulesFileError as exc:
+            return _fail(str(exc))
+        answers["rules"] = rules_config(rules)
     store = SessionStore(session)
     engine = CaptureEngine(
         store,
@@ -159,6 +174,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         max_body=args.max_body,
         client_address=tunnel_client_address,
         print_lines=True,
+        answers=answers,
     )
     try:
         engine.start()

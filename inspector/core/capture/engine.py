@@ -152,6 +152,17 @@ class CaptureEngine:
         if committer is not None:
             self.loop.call_soon_threadsafe(committer.set_answers, answers)
 
+    def rule_hits(self) -> dict[str, int]:
+        """Answers given so far by each response rule (by name); callable from any thread."""
+        committer = self._committer
+        return committer.rule_hits() if committer is not None else {}
+
+    def reset_rule_hits(self) -> None:
+        """Start every rule's hit count and sequence over; callable from any thread."""
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.reset_rule_hits)
+
     @property
     def recording_problem(self) -> str | None:
         """Why requests are no longer being recorded (the writer kept dying), else None.
@@ -264,6 +275,8 @@ class CaptureEngine:
 
     async def _shutdown(self) -> None:
         """Stop accepting, finish in-flight requests, then let the writer commit and exit."""
+        if self.listener is not None:
+            self.listener.release()  # delayed answers go out now, held connections close
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:

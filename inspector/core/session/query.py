@@ -16,7 +16,7 @@ import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -28,6 +28,8 @@ from inspector.core.provider.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import (
     FTS_TEXT_LIMIT,
     INDEXED_UPTO,
@@ -48,6 +50,7 @@ FIELDS: dict[str, str] = {
     "method": "HTTP method: method:POST",
     "path": "URL path starts with: path:/sms",
     "has": "has:warning, has:tunnel, has:event (decoded), has:body",
+    "rule": "response rule that answered it: rule:NAME (rule:verification for the echoed challenge)",
 }
 
 HAS_VALUES: dict[str, str] = {
@@ -111,6 +114,7 @@ class:X            success, pending, failure, inbound, opt_out, info, unknown
 from:X to:X id:X   starts with X (from:9190); *X matches anywhere (to:*1234)
 method:X path:X    method:POST, path:/sms (path prefix)
 has:X              has:warning, has:tunnel, has:event, has:body
+rule:NAME          answered by that response rule (rule:verification: the echoed challenge)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -325,6 +329,7 @@ def _example(name: str) -> str:
         "method": "method:POST",
         "path": "path:/sms",
         "has": "has:warning",
+        "rule": "rule:wa-status-fails-twice",
     }
     return examples[name]
 
@@ -539,6 +544,9 @@ class _Compiler:
         if name == "method":
             self.params.append(value.upper())
             return "(method = ?)"
+        if name == "rule":
+            self.params.append(_answer_source(value))
+            return "(answer_source = ?)"
         if name == "has":
             cond = HAS_VALUES.get(value.lower())
             if cond is None:
@@ -612,6 +620,102 @@ def compile_query(text: str) -> CompiledQuery:
     comp = _Compiler()
     where = comp.compile(node)
     return CompiledQuery(text, where, tuple(comp.params), comp.uses_regexp, tuple(comp.lookups))
+
+
+def _answer_source(value: str) -> str:
+    """What a ``rule:`` term matches in ``answer_source``: ``rule:verification`` is the
+    echoed challenge, any other name a response rule of that name."""
+    return "verification" if value == "verification" else f"rule:{value}"
+
+
+# -- one decoded request, in Python ---------------------------------------------------------
+
+#: A filter as a test of one request as it is being decoded (the writer's response rules):
+#: the same language, parser and meaning as the SQL, without a session.
+RowPredicate = Callable[[CapturedRequest, DecodedEvent], bool]
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(text: str) -> str:
+    """SQLite's NOCASE and LIKE fold ASCII letters only; so does this."""
+    return text.translate(_ASCII_LOWER)
+
+
+def compile_predicate(text: str) -> RowPredicate:
+    """Parse and compile a filter into a Python test of one decoded request; raises
+    :class:`QueryError` exactly where :func:`compile_query` would.
+
+    It agrees with the SQL :func:`compile_query` builds (tests/core/test_query_predicate.py
+    runs both over the catalogue), so a rule's ``match`` means what the filter bar shows.
+    """
+    compile_query(text)  # the same checks and messages as the filter bar (values, events...)
+    node = parse(text)
+    if node is None:
+        return lambda req, dec: True
+    return _predicate(node)
+
+
+def _predicate(node: Node) -> RowPredicate:
+    if isinstance(node, And):
+        parts = tuple(_predicate(n) for n in node.nodes)
+        return lambda req, dec: all(p(req, dec) for p in parts)
+    if isinstance(node, Or):
+        parts = tuple(_predicate(n) for n in node.nodes)
+        return lambda req, dec: any(p(req, dec) for p in parts)
+    if isinstance(node, Not):
+        inner = _predicate(node.node)
+        return lambda req, dec: not inner(req, dec)
+    if isinstance(node, Text):
+        text, phrase = node.text, int(node.phrase)
+        return lambda req, dec: _body_matches(req.body, text, phrase)
+    if isinstance(node, Regex):
+        pattern = ("(?i)" if node.ignore_case else "") + node.pattern
+        return lambda req, dec: _regexp(pattern, req.body)
+    return _field_predicate(node)
+
+
+def _field_predicate(node: Field) -> RowPredicate:
+    name, value = node.name, node.value
+    if name == "event":
+        if value.lower() in ("none", "-"):
+            return lambda req, dec: dec.event == ""
+        names = frozenset(_events_matching(value))
+        return lambda req, dec: dec.event in names
+    if name == "product":
+        product = _PRODUCT_ALIASES[value.lower()]
+        return lambda req, dec: dec.product == product
+    if name == "class":
+        cls = _CLASS_ALIASES[value.lower()]
+        return lambda req, dec: dec.status_class == cls
+    if name == "status":
+        folded = _fold(value)
+        return lambda req, dec: _fold(dec.status) == folded
+    if name == "method":
+        method = value.upper()
+        return lambda req, dec: req.method == method
+    if name == "rule":
+        source = _answer_source(value)
+        return lambda req, dec: req.answer_source == source
+    if name == "has":
+        what = value.lower()
+        if what in ("warning", "warnings"):
+            return lambda req, dec: bool(dec.warnings or req.capture_warnings)
+        if what == "tunnel":
+            return lambda req, dec: req.via_tunnel
+        if what == "event":
+            return lambda req, dec: dec.event != ""
+        return lambda req, dec: len(req.body) > 0
+    get: Callable[[CapturedRequest, DecodedEvent], str] = {
+        "from": lambda req, dec: dec.from_,
+        "to": lambda req, dec: dec.to,
+        "id": lambda req, dec: dec.message_id,
+        "path": lambda req, dec: req.path,
+    }[name]
+    if value.startswith("*") and name != "path":
+        needle = _fold(value.lstrip("*"))
+        return lambda req, dec: needle in _fold(get(req, dec))
+    return lambda req, dec: get(req, dec).startswith(value)
 
 
 def _literal(value: str) -> str:
