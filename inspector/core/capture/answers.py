@@ -84,6 +84,7 @@ class AnswerPolicy(Protocol):
 #: Plain data describing the chain, one key per feature (see :data:`BUILDERS`).
 AnswerConfig = Mapping[str, Any]
 
+
 class CountingPolicy(AnswerPolicy, Protocol):
     """A policy whose choices depend on how often it has answered (sequences, "the next N
     times"). Its counts move to the policy built from the next configuration, and the

@@ -25,6 +25,7 @@ from inspector.core.capture.listener import (
     ClientAddressFn,
 )
 from inspector.core.capture.writer import ProcessCommitter, WriterError
+from inspector.core.session.listening import forget_listening, record_listening
 from inspector.core.session.store import SessionStore
 
 T = TypeVar("T")
@@ -259,6 +260,7 @@ class CaptureEngine:
         except OSError as exc:
             raise ListenError(self._bind_message(exc)) from exc
         self.port = int(self._runner.addresses[0][1])
+        record_listening(self.url)  # so that `webhook-inspector send` finds this listener
 
     def _bind_message(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}"
@@ -277,6 +279,7 @@ class CaptureEngine:
         """Stop accepting, finish in-flight requests, then let the writer commit and exit."""
         if self.listener is not None:
             self.listener.release()  # delayed answers go out now, held connections close
+            forget_listening(self.url)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:

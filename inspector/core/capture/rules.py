@@ -170,16 +170,16 @@ def _steps(value: object) -> tuple[Step, ...]:
         elif isinstance(item, str) and item.strip().isdigit():
             out.append(_steps(int(item.strip()))[0])
         else:
-            raise RuleError(
-                "respond", f'{item!r} is not a status (100-599), "hold" or "close"'
-            )
+            raise RuleError("respond", f'{item!r} is not a status (100-599), "hold" or "close"')
     return tuple(out)
 
 
 def _headers(value: object) -> tuple[tuple[str, str], ...]:
     if isinstance(value, Mapping):
         pairs = list(value.items())
-    elif isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+    elif isinstance(value, list) and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 for p in value
+    ):
         pairs = [(p[0], p[1]) for p in value]
     else:
         raise RuleError("headers", 'must be a table such as { "Retry-After" = "10" }')
@@ -205,12 +205,10 @@ def check_rule(
     """
     unknown = [k for k in data if k not in RULE_KEYS]
     if unknown:
-        raise RuleError(
-            unknown[0], f"unknown key (a rule has: {', '.join(RULE_KEYS)})"
-        )
+        raise RuleError(unknown[0], f"unknown key (a rule has: {', '.join(RULE_KEYS)})")
     name = data.get("name")
     if not isinstance(name, str) or not name:
-        raise RuleError("name", "every rule needs a name, e.g. name = \"wa-fails-twice\"")
+        raise RuleError("name", 'every rule needs a name, e.g. name = "wa-fails-twice"')
     if not _NAME.match(name):
         raise RuleError("name", f"{name!r}: use letters, digits, '-', '_' or '.' (no spaces)")
     enabled = data.get("enabled", True)
