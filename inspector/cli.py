@@ -19,7 +19,12 @@ from inspector import __version__
 from inspector.core.capture.answers import DEFAULT_CONFIG
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
-from inspector.core.capture.rules import RulesFileError, load_rules, rules_config
+from inspector.core.capture.rules import (
+    RulesFileError,
+    load_rules,
+    provider_warnings,
+    rules_config,
+)
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -200,6 +205,9 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         except RulesFileError as exc:
             return _fail(str(exc))
         answers["rules"] = rules_config(rules)
+        for rule in rules:
+            for warning in provider_warnings(rule):
+                print(f"warning: rule {rule.name}: {warning}", file=sys.stderr, flush=True)
     store = SessionStore(session)
     engine = CaptureEngine(
         store,

@@ -462,3 +462,25 @@ def test_rules_change_live_and_keep_their_counts(session_path: Path) -> None:
                 break
         assert status == 500  # the second step: the count was kept while the rule was off
         assert send(eng.url, "POST", "/whatsapp", JSON, WA_STATUS).status == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('respond = 201', ["only 200 and 202"]),
+        ('respond = [204, 200]\nmatch = "event:sms:message:status"', ["only 200 and 202"]),
+        ('respond = 201\nmatch = "product:whatsapp"', []),
+        ('respond = 200\ndelay = "4s"', ["over 3 s: WhatsApp retries in 10 s"]),
+        ('respond = 200\ndelay = "4s"\npath = "/sms/*"', []),
+        ('respond = "hold"\nmatch = "event:rcs"', ["over 3 s"]),
+        ('respond = 202\ndelay = "3s"', []),
+    ],
+)
+def test_provider_warnings(text: str, fragments: list[str]) -> None:
+    from inspector.core.capture.rules import provider_warnings
+
+    (rule,) = parse_rules(f'[[rule]]\nname = "w"\n{text}\n')
+    warnings = provider_warnings(rule)
+    assert len(warnings) == len(fragments)
+    for warning, fragment in zip(warnings, fragments, strict=True):
+        assert fragment in warning

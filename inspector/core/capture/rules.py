@@ -37,8 +37,17 @@ from inspector.core.capture.answers import (
     AnswerPolicy,
     find_handshake,
 )
-from inspector.core.provider.decoder import DecodedEvent
-from inspector.core.session.query import QueryError, RowPredicate, compile_predicate
+from inspector.core.provider.catalogue import EVENTS_BY_NAME, PRODUCTS
+from inspector.core.provider.decoder import DecodedEvent, product_hint
+from inspector.core.session.query import (
+    And,
+    Field,
+    QueryError,
+    RowPredicate,
+    _events_matching,
+    compile_predicate,
+    parse,
+)
 from inspector.core.session.record import CapturedRequest
 
 #: The longest delay a rule may ask for (seconds); peers stop at 10-30 s.
@@ -369,6 +378,62 @@ def parse_rules(text: str, filename: str = "<rules>", *, base: Path | None = Non
             raise RulesFileError(f"{filename}:{line}: {exc}") from None
         rules.append(rule)
     return rules
+
+
+# -- what the provider makes of an answer (delivery.md section 3) -----------------------------
+
+_COUNTS_200_202 = frozenset({"sms", "voice"})
+_TIMES_OUT = frozenset({"whatsapp", "rcs", "viber"})
+
+
+def products_matched(rule: Rule) -> frozenset[str] | None:
+    """The products a rule can answer for, from its ``match`` and ``path``; ``None``: any."""
+    found: set[str] = set()
+    try:
+        node = parse(rule.match) if rule.match.strip() else None
+    except QueryError:
+        node = None
+    terms = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    for term in terms:  # only terms every match must meet narrow it down
+        if isinstance(term, Field) and term.name == "product" and term.value.lower() in PRODUCTS:
+            found = {term.value.lower()} if not found else found & {term.value.lower()}
+        elif isinstance(term, Field) and term.name == "event":
+            names = {
+                EVENTS_BY_NAME[n].product
+                for n in _events_matching(term.value)
+                if n in EVENTS_BY_NAME
+            }
+            if names:
+                found = names if not found else found & names
+    hint, _ = product_hint(rule.path) if rule.path else ("", [])
+    if hint:
+        found = {hint} if not found else found & {hint}
+    return frozenset(found) if found else None
+
+
+def provider_warnings(rule: Rule) -> list[str]:
+    """What the provider will make of this rule's answers, where it differs from what a
+    developer expects (delivery.md section 3)."""
+    products = products_matched(rule)
+    out = []
+
+    def may(group: frozenset[str]) -> bool:
+        return products is None or bool(products & group)
+
+    odd = sorted({s for s in rule.respond if isinstance(s, int) and 200 <= s < 300} - {200, 202})
+    if odd and may(_COUNTS_200_202):
+        shown = ", ".join(map(str, odd))
+        out.append(
+            "SMS delivery reports: the provider counts only 200 and 202 as delivered "
+            f"({shown} is a failure there, and it retries 3 times, 30 minutes apart)"
+        )
+    slow = rule.delay > 3 or HOLD in rule.respond
+    if slow and may(_TIMES_OUT):
+        out.append(
+            "over 3 s: WhatsApp retries in 10 s (the provider gives up after 3 s, then tries "
+            "twice more, after 10 s and 100 s)"
+        )
+    return out
 
 
 def rules_config(rules: Sequence[Rule]) -> dict[str, Any]:
