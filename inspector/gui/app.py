@@ -106,6 +106,7 @@ def run_window(args: argparse.Namespace) -> int:
         host=engine.host,
         port=engine.port,
         recording_problem=lambda: engine.recording_problem,
+        engine=engine,
     )
     window.show()
     try:
