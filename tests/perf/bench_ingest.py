@@ -3,7 +3,7 @@
 Run by hand (not part of the test suite):
 
     .venv/bin/python tests/perf/bench_ingest.py [--seconds 10] [--connections 64] [--rounds 2]
-                                                [--generator auto|wrk|python]
+                                                [--generator auto|wrk|python] [--rules]
 
 Both servers run as separate processes on 127.0.0.1 and are driven by the same load
 generator (keep-alive connections, the 19 catalogue payloads in turn); rounds
@@ -17,6 +17,11 @@ wrk abandons the requests in flight when its time is up, so its 2xx count can fa
 short of the session's rows by at most the number of connections; the python
 generator waits for every answer, and a last round with it checks that the session
 holds exactly as many rows as there were 2xx answers.
+
+``--rules``: each round also runs capture with 20 response rules loaded (``capture
+--rules``), once with none of them matching any request and once with the last one
+matching every request (so all 20 are tried each time), against plain capture in the same
+round; the target is 0.9x of plain capture or better.
 """
 
 from __future__ import annotations
@@ -190,6 +195,51 @@ def drive_wrk(port: int, seconds: float, connections: int, script: Path) -> dict
     }
 
 
+# -- response rules ---------------------------------------------------------------------
+
+#: Twenty rules of the kinds users write (event, status, product, path, method, numbers),
+#: none of which matches a catalogue payload.
+_MISSING_RULES = [
+    ("match", "event:rcs:message:in status:nothing"),
+    ("match", "event:whatsapp:message:status status:deleted"),
+    ("match", "event:viber:message:status status:failed"),
+    ("match", "product:sms class:failure"),
+    ("match", "event:voice:message:out status:BUSY"),
+    ("match", "has:tunnel"),
+    ("match", "from:44"),
+    ("match", "to:*99999"),
+    ("match", "id:zz"),
+    ("match", "method:DELETE"),
+    ("match", 'event:vmn:message:in "refund"'),
+    ("match", "event:contacts status:deleted"),
+    ("match", "product:rcs status:read -class:success"),
+    ("match", "event:sms:unsubscription from:1"),
+    ("path", "/nope/*"),
+    ("path", "/whatsapp/retry*"),
+    ("method", "PUT"),
+    ("match", "class:unknown product:contacts"),
+    ("match", "event:whatsapp:message:in id:none"),
+]
+
+
+def rules_file(path: Path, *, last_matches: bool) -> Path:
+    """20 rules: 19 that never match, and a 20th that matches everything or nothing."""
+    lines = []
+    for n, (key, value) in enumerate(_MISSING_RULES):
+        lines += [
+            "[[rule]]",
+            f'name = "miss-{n}"',
+            f"{key} = {json.dumps(value)}",
+            "respond = 500",
+            "",
+        ]
+    last = '"/*"' if last_matches else '"/never/*"'
+    lines += ["[[rule]]", 'name = "last"', f"path = {last}", "respond = 200",
+              "body = '{\"ok\": true}'", ""]  # fmt: skip
+    path.write_text("\n".join(lines))
+    return path
+
+
 # -- one measured round ------------------------------------------------------------------
 
 
@@ -228,13 +278,21 @@ def round_bare(seconds: float, connections: int, workdir: Path, drive_fn: Driver
 
 
 def round_capture(
-    seconds: float, connections: int, workdir: Path, n: int, drive_fn: Driver
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    n: int,
+    drive_fn: Driver,
+    rules: Path | None = None,
+    tag: str = "",
 ) -> tuple[float, int, int]:
     """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session."""
     port = free_port()
-    session = workdir / f"bench-{n}.whsession"
+    session = workdir / f"bench-{n}{tag}.whsession"
     cmd = [sys.executable, "-m", "inspector", "capture", "--port", str(port)]
-    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}.out")
+    if rules is not None:
+        cmd += ["--rules", str(rules)]
+    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}{tag}.out")
     try:
         c = drive_fn(port, seconds, connections)
     finally:
@@ -256,6 +314,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    ap.add_argument(
+        "--rules", action="store_true", help="also capture with 20 rules loaded (see above)"
+    )
     ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_bare:
@@ -274,6 +335,8 @@ def main() -> int:
     )
     bare_rates: list[float] = []
     cap_rates: list[float] = []
+    none_rates: list[float] = []
+    one_rates: list[float] = []
     consistent = True
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -301,6 +364,22 @@ def main() -> int:
                 f"ratio {r / b:5.1%}   {check}",
                 flush=True,
             )
+            if args.rules:
+                for tag, last, rates in (("none", False, none_rates), ("one", True, one_rates)):
+                    path = rules_file(work / f"rules-{tag}.toml", last_matches=last)
+                    rr, acked, rows = round_capture(
+                        args.seconds, args.connections, work, n, drive_fn, path, f"-{tag}"
+                    )
+                    rates.append(rr)
+                    ok = acked <= rows <= acked + args.connections
+                    consistent &= ok
+                    what = "none matching" if tag == "none" else "the 20th matching every request"
+                    print(
+                        f"         20 rules, {what}: {rr:8.0f} req/s   "
+                        f"{rr / r:5.1%} of capture   rows {rows} for {acked} 2xx "
+                        f"({'ok' if ok else 'MISMATCH'})",
+                        flush=True,
+                    )
         # Every 2xx answer must be in the session: the python generator reads every answer.
         _, acked, rows = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
         exact = acked == rows
@@ -315,17 +394,25 @@ def main() -> int:
     # paired ratios is steadier on a shared machine than a ratio of two medians.
     ratio = statistics.median(c / b for c, b in zip(cap_rates, bare_rates, strict=True))
     passed = ratio >= 0.5 and exact and consistent
-    print(
-        json.dumps(
-            {
-                "generator": generator,
-                "bare_req_per_s": round(bare),
-                "capture_req_per_s": round(cap),
-                "ratio": round(ratio, 3),
-                "session_matches_2xx": exact and consistent,
-            }
-        )
-    )
+    figures: dict[str, object] = {
+        "generator": generator,
+        "bare_req_per_s": round(bare),
+        "capture_req_per_s": round(cap),
+        "ratio": round(ratio, 3),
+        "session_matches_2xx": exact and consistent,
+    }
+    if args.rules:
+        for tag, rates in (("none", none_rates), ("one", one_rates)):
+            paired = statistics.median(x / c for x, c in zip(rates, cap_rates, strict=True))
+            figures[f"rules_{tag}_req_per_s"] = round(statistics.median(rates))
+            figures[f"rules_{tag}_vs_capture"] = round(paired, 3)
+            passed &= paired >= 0.9
+            print(
+                f"median with 20 rules ({tag} matching): {statistics.median(rates):.0f} req/s, "
+                f"paired {paired:.1%} of capture without rules (target >= 90%)",
+                flush=True,
+            )
+    print(json.dumps(figures))
     print(
         f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, "
         f"paired ratio {ratio:.1%} (target >= 50%) -> {'PASS' if passed else 'FAIL'}"
