@@ -813,8 +813,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_send_dialog(self) -> SendTestEventDialog:
-        """The Send Test Event dialog, aimed at the listener (or the public URL when the
-        tunnel is up, so the request goes the provider's way)."""
+        """The Send Test Event dialog, aimed at the listener; sent from the engine's loop."""
         if self._send_dialog is None:
             run = self._engine.call if self._engine is not None else None
             self._send_dialog = SendTestEventDialog(self.url, run, self)

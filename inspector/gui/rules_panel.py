@@ -346,7 +346,7 @@ class RulesPanel(QWidget):
                 name = str(fields.get("name", "")) or "(no name)"
                 hits = self._hits.get(name, 0)
                 item.setText(
-                    f"{name}  —  {_describe(fields)}   ·  {hits} hit{'s' if hits != 1 else ''}"
+                    f"{name}  ({hits} hit{'s' if hits != 1 else ''})  \u2014  {_describe(fields)}"
                 )
                 item.setCheckState(
                     Qt.CheckState.Checked

@@ -184,7 +184,7 @@ class SendTestEventDialog(QDialog):
         parts = []
         for req in build(name, ctx):
             url = target_url(self.target_edit.text().strip() or "http://127.0.0.1/", req)
-            wait = f"  (after {req.after:g} s)" if req.after else ""
+            wait = f"  (after {req.after:.1f} s)" if req.after else ""
             step = f"# {req.label}{wait}\n" if req.label else ""
             head = "\n".join(f"{k}: {v}" for k, v in req.headers)
             body = req.body.decode("utf-8", "replace")

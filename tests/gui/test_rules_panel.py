@@ -48,7 +48,7 @@ def wait_status(engine: CaptureEngine, status: int, body: bytes = WA_STATUS) -> 
 def edit_rule(qtbot: Any, panel: RulesPanel, **fields: str) -> None:
     for key, text in fields.items():
         widget = getattr(panel, f"{key}_edit")
-        widget.clear() if hasattr(widget, "clear") else None
+        widget.clear()
         qtbot.keyClicks(widget, text)
 
 

@@ -294,7 +294,9 @@ def round_capture(
         cmd += ["--rules", str(rules)]
     proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}{tag}.out")
     try:
+        before = process_cpu(proc.pid)
         c = drive_fn(port, seconds, connections)
+        after = process_cpu(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -302,8 +304,34 @@ def round_capture(
     rows = conn.execute(
         "SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299"
     ).fetchone()[0]
+    total = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
     conn.close()
+    CPU_PER_REQUEST[tag or "plain"].append((after - before) / max(total, 1) * 1e6)
     return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
+
+
+#: CPU µs per request of capture's two processes (listener and writer), per variant: on a
+#: shared machine this is steadier than requests per second, which other users' load moves.
+CPU_PER_REQUEST: dict[str, list[float]] = {"plain": [], "-none": [], "-one": [], "-plain": []}
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # the writer is a child of the engine thread
+        try:
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def main() -> int:
@@ -347,37 +375,49 @@ def main() -> int:
             def drive_fn(port: int, seconds: float, connections: int) -> dict[str, float]:
                 return drive_wrk(port, seconds, connections, script)
 
+        rules_files = {
+            "none": rules_file(work / "rules-none.toml", last_matches=False),
+            "one": rules_file(work / "rules-one.toml", last_matches=True),
+        }
         for n in range(args.rounds):
             b = round_bare(args.seconds, args.connections, work, drive_fn)
             bare_rates.append(b)
-            r, acked, rows = round_capture(args.seconds, args.connections, work, n, drive_fn)
+            # With --rules, the three captures take turns going first, so that a load that
+            # changes during a round does not always favour the same one.
+            order = ["plain", "none", "one"] if args.rules else ["plain"]
+            order = order[n % len(order) :] + order[: n % len(order)]
+            rates: dict[str, float] = {}
+            checks: dict[str, str] = {}
+            for tag in order:
+                rr, acked, rows = round_capture(
+                    args.seconds, args.connections, work, n, drive_fn,
+                    rules_files.get(tag), f"-{tag}",
+                )  # fmt: skip
+                rates[tag] = rr
+                if generator == "wrk":
+                    ok = acked <= rows <= acked + args.connections
+                    checks[tag] = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
+                else:
+                    ok = acked == rows
+                    checks[tag] = f"rows {rows} for {acked} 2xx ({'exact' if ok else 'MISMATCH'})"
+                consistent &= ok
+            r = rates["plain"]
             cap_rates.append(r)
-            if generator == "wrk":
-                ok = acked <= rows <= acked + args.connections
-                check = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
-            else:
-                ok = acked == rows
-                check = f"rows {rows} for {acked} 2xx ({'exact' if ok else 'MISMATCH'})"
-            consistent &= ok
             print(
                 f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   "
-                f"ratio {r / b:5.1%}   {check}",
+                f"ratio {r / b:5.1%}   {checks['plain']}",
                 flush=True,
             )
             if args.rules:
-                for tag, last, rates in (("none", False, none_rates), ("one", True, one_rates)):
-                    path = rules_file(work / f"rules-{tag}.toml", last_matches=last)
-                    rr, acked, rows = round_capture(
-                        args.seconds, args.connections, work, n, drive_fn, path, f"-{tag}"
-                    )
-                    rates.append(rr)
-                    ok = acked <= rows <= acked + args.connections
-                    consistent &= ok
-                    what = "none matching" if tag == "none" else "the 20th matching every request"
+                none_rates.append(rates["none"])
+                one_rates.append(rates["one"])
+                for tag, what in (
+                    ("none", "none matching"),
+                    ("one", "the 20th matching every request"),
+                ):
                     print(
-                        f"         20 rules, {what}: {rr:8.0f} req/s   "
-                        f"{rr / r:5.1%} of capture   rows {rows} for {acked} 2xx "
-                        f"({'ok' if ok else 'MISMATCH'})",
+                        f"         20 rules, {what}: {rates[tag]:8.0f} req/s   "
+                        f"{rates[tag] / r:5.1%} of capture   {checks[tag]}",
                         flush=True,
                     )
         # Every 2xx answer must be in the session: the python generator reads every answer.
@@ -412,6 +452,23 @@ def main() -> int:
                 f"paired {paired:.1%} of capture without rules (target >= 90%)",
                 flush=True,
             )
+    if args.rules:
+        for tag in ("-plain", "-none", "-one"):
+            cpu = CPU_PER_REQUEST[tag]
+            if cpu:
+                figures[f"cpu_us_per_request{tag.replace('-', '_')}"] = round(
+                    statistics.median(cpu), 1
+                )
+        print(
+            "CPU per request (listener + writer, median): "
+            + ", ".join(
+                f"{name} {statistics.median(CPU_PER_REQUEST[tag]):.1f} us"
+                for tag, name in (("-plain", "no rules"), ("-none", "20 rules, none matching"),
+                                  ("-one", "20 rules, one matching"))
+                if CPU_PER_REQUEST[tag]
+            ),
+            flush=True,
+        )  # fmt: skip
     print(json.dumps(figures))
     print(
         f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, "

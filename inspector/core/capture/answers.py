@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
@@ -57,14 +58,28 @@ class Answer:
     #: until the client gives up) or :data:`CLOSE` (none: close the connection); after
     #: ``delay`` in every case. Without a response the row records status 0.
     action: str = RESPOND
+    #: This answer as plain data, made once: a rule gives the same answer object to many
+    #: requests, so a chunk's replies carry one tuple that pickle sends once.
+    _wire: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def to_wire(self) -> tuple[Any, ...]:
-        return (self.status, self.headers, self.body, self.delay, self.source, self.action)
+        """Plain and hashable (see :meth:`from_wire`)."""
+        wire = self._wire
+        if wire is None:
+            headers = tuple((k, v) for k, v in self.headers)
+            wire = (self.status, headers, self.body, self.delay, self.source, self.action)
+            object.__setattr__(self, "_wire", wire)
+        return wire
 
     @classmethod
     def from_wire(cls, t: Sequence[Any]) -> Answer:
-        status, headers, body, delay, source, action = t
-        return cls(status, [(k, v) for k, v in headers], body, delay, source, action)
+        return _from_wire(tuple(t))
+
+
+@lru_cache(maxsize=512)
+def _from_wire(t: tuple[Any, ...]) -> Answer:
+    status, headers, body, delay, source, action = t
+    return Answer(status, [(k, v) for k, v in headers], body, delay, source, action)
 
 
 class Committed(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Protocol
 from aiohttp import web
 from multidict import CIMultiDict
 
-from inspector.core.capture.answers import CLOSE, HOLD, Answer, Committed
+from inspector.core.capture.answers import CLOSE, HOLD, RESPOND, Answer, Committed
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -121,6 +121,10 @@ class CaptureListener:
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
         answer = committed.answer
         if answer is not None:
+            if answer.delay <= 0 and answer.action == RESPOND:
+                return web.Response(
+                    status=answer.status, body=answer.body, headers=CIMultiDict(answer.headers)
+                )
             return await self._give(request, answer)
         return web.Response(status=status, body=rec.response_body, headers=_JSON_HEADERS)
 

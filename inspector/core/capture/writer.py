@@ -560,7 +560,16 @@ class ProcessCommitter:
         await self._restart()
 
     def _resolve(self, ids: Sequence[int], answers: list[tuple[int, tuple[Any, ...]]]) -> None:
-        chosen = {i: Answer.from_wire(t) for i, t in answers}
+        chosen: dict[int, Answer] = {}
+        if answers:
+            # One rule's answer arrives as one tuple shared by every request it answered
+            # (pickle keeps the sharing): rebuild it once per reply.
+            built: dict[int, Answer] = {}
+            for i, t in answers:
+                answer = built.get(id(t))
+                if answer is None:
+                    answer = built[id(t)] = Answer.from_wire(t)
+                chosen[i] = answer
         if chosen:
             self._count(chosen, len(ids))
         if self._uncounted:

@@ -276,10 +276,11 @@ def message_status_payload(
     foreign_id: str = "",
     sent_at: datetime | None = None,
     delivered_at: datetime | None = None,
+    sender: str = "",
 ) -> dict[str, Any]:
     """``{whatsapp,rcs,viber}:message:status``, with the times the status implies."""
     now = ctx.now()
-    sender = {"whatsapp": "91" + "9019" + ctx.digits(6)}.get(product, ctx.uuid()[:23])
+    sender = sender or business_number(ctx, product)
     delivered = delivered_at or (now if status in ("delivered", "read") else None)
     return {
         "event": f"{product}:message:status",
@@ -296,6 +297,11 @@ def message_status_payload(
             "foreign_id": foreign_id or f"order-{ctx.digits(6)}",
         },
     }
+
+
+def business_number(ctx: Context, product: str) -> str:
+    """The business's own sender: a WhatsApp number, or an RCS/Viber agent id."""
+    return "91" + "9019" + ctx.digits(6) if product in ("whatsapp", "vmn") else ctx.uuid()[:23]
 
 
 def _user(ctx: Context, product: str, phone: str) -> dict[str, Any]:
@@ -331,11 +337,17 @@ def _user(ctx: Context, product: str, phone: str) -> dict[str, Any]:
 
 
 def inbound_payload(
-    ctx: Context, product: str, *, text: str = "", image: bool = False, sender: str = ""
+    ctx: Context,
+    product: str,
+    *,
+    text: str = "",
+    image: bool = False,
+    sender: str = "",
+    business: str = "",
 ) -> dict[str, Any]:
     """``{whatsapp,rcs,viber,vmn}:message:in``: a text, or an image with a caption."""
     phone = sender or ctx.mobile()
-    business = "91" + "9019" + ctx.digits(6) if product != "viber" else ctx.uuid()[:23]
+    business = business or business_number(ctx, product)
     if image:
         message = {
             "type": "image",
@@ -584,6 +596,7 @@ def _at(moment: datetime) -> Callable[[], datetime]:
 def _story_whatsapp_read(ctx: Context) -> list[SimRequest]:
     """sent -> delivered -> read, one message id, gaps as a phone gives them."""
     mid, to, ref = ctx.uuid(), ctx.mobile(), f"order-{ctx.digits(6)}"
+    business = business_number(ctx, "whatsapp")
     t0 = ctx.now()
     gaps = (0.0, ctx.rng.uniform(1.5, 4.0), ctx.rng.uniform(6.0, 15.0))
     out = []
@@ -594,6 +607,7 @@ def _story_whatsapp_read(ctx: Context) -> list[SimRequest]:
         data = message_status_payload(
             step, "whatsapp", status, message_id=mid, to=to, foreign_id=ref, sent_at=t0,
             delivered_at=t0 + timedelta(seconds=gaps[1]) if status != "sent" else None,
+            sender=business,
         )  # fmt: skip
         req = json_request(step, "whatsapp", data, "whatsapp:message:status")
         out.append(replace(req, after=gap, label=status))
@@ -641,8 +655,10 @@ def _story_opt_out(ctx: Context) -> list[SimRequest]:
 def _story_inbound_reply(ctx: Context) -> list[SimRequest]:
     """The app's message is delivered and read, and the user writes back."""
     out = _story_whatsapp_read(ctx)
-    to = json.loads(out[0].body)["payload"]["to"]
-    reply = inbound_payload(ctx, "whatsapp", text=ctx.rng.choice(_TEXTS), sender=to)
+    first = json.loads(out[0].body)["payload"]
+    reply = inbound_payload(
+        ctx, "whatsapp", text=ctx.rng.choice(_TEXTS), sender=first["to"], business=first["from"]
+    )
     req = json_request(ctx, "whatsapp", reply, Claim("whatsapp:message:in", "inbound"))
     return [*out, replace(req, after=ctx.rng.uniform(8.0, 30.0), label="reply")]
 

@@ -551,12 +551,21 @@ class SessionStore:
 
 
 _DATA_COLUMNS = ("headers", "body", "response_headers", "response_body")
+_ANSWER_COLUMNS = "r.answer_source, r.answer_delay_ms, r.answer_action"
 _SELECT_FULL = (
     f"SELECT {', '.join('r.' + c for c in SUMMARY_COLUMNS)}, r.http_version, r.declared_size, "
     f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)}, "
-    "r.answer_source, r.answer_delay_ms, r.answer_action "
+    f"{_ANSWER_COLUMNS} "
     "FROM requests r LEFT JOIN request_data d ON d.id = r.id"
 )
+#: The same for a session opened read-only before its upgrade (``open_existing``): no
+#: answer columns yet, so their defaults.
+_SELECT_FULL_OLD = _SELECT_FULL.replace(_ANSWER_COLUMNS, "'', 0, ''")
+
+
+def _select_full(conn: sqlite3.Connection) -> str:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    return _SELECT_FULL if "answer_source" in columns else _SELECT_FULL_OLD
 _N_SUMMARY = len(SUMMARY_COLUMNS)
 
 
@@ -583,16 +592,17 @@ def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> StoredRequest | None:
-    row = conn.execute(f"{_SELECT_FULL} WHERE r.id = ?", (request_id,)).fetchone()
+    row = conn.execute(f"{_select_full(conn)} WHERE r.id = ?", (request_id,)).fetchone()
     return _stored_from_row(row) if row else None
 
 
 def iter_requests(conn: sqlite3.Connection, batch: int = 256) -> Iterator[StoredRequest]:
     """Every request in arrival order, a few at a time so huge sessions stream."""
     last = -1
+    select = _select_full(conn)
     while True:
         rows = conn.execute(
-            f"{_SELECT_FULL} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
+            f"{select} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
         ).fetchall()
         if not rows:
             return
