@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from html import escape
 from typing import Any, Protocol
 
 from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
@@ -147,6 +148,9 @@ class RulesPanel(QWidget):
         self.list.setObjectName("rulesList")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setMinimumHeight(120)
+        # Long expressions wrap instead of hiding the end of the line behind a scroll bar.
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.currentRowChanged.connect(self._on_current_changed)
         self.list.itemChanged.connect(self._on_item_changed)
 
@@ -355,7 +359,8 @@ class RulesPanel(QWidget):
                 )
                 if error:
                     item.setForeground(_ERROR)
-                    item.setToolTip(f"Skipped: {error}")
+                    # Qt guesses rich text in tooltips: the typed text goes in escaped.
+                    item.setToolTip(f"<p style='white-space:pre-wrap'>Skipped: {escape(error)}</p>")
                     item.setIcon(icon("warning"))
                 else:
                     item.setData(Qt.ItemDataRole.ForegroundRole, None)

@@ -81,6 +81,7 @@ def test_a_bad_expression_is_red_says_why_and_is_skipped_whole(qtbot, panel, eng
     item = panel.list.item(0)
     assert item.foreground().color().name() == "#e5534b"
     assert "Skipped" in item.toolTip()
+
     # Not half-applied: the rule (and its 503) is out altogether until it is fixed.
     wait_status(engine, 200)
     panel.match_edit.clear()
@@ -88,6 +89,12 @@ def test_a_bad_expression_is_red_says_why_and_is_skipped_whole(qtbot, panel, eng
     assert panel.errors() == [""]
     wait_status(engine, 503)
 
+
+def test_typed_markup_is_never_rendered(qtbot, panel) -> None:
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    edit_rule(qtbot, panel, match="<b>x</b>:1")
+    assert "&lt;b&gt;" in panel.list.item(0).toolTip()
+    assert "<b>" not in panel.list.item(0).toolTip()
 
 def test_the_match_editor_completes_like_the_filter_bar(qtbot, panel) -> None:
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
