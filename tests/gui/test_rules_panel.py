@@ -92,7 +92,7 @@ def test_a_bad_expression_is_red_says_why_and_is_skipped_whole(qtbot, panel, eng
 
 def test_typed_markup_is_never_rendered(qtbot, panel) -> None:
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
-    edit_rule(qtbot, panel, match="<b>x</b>:1")
+    edit_rule(qtbot, panel, match="product:<b>x</b>")
     assert "&lt;b&gt;" in panel.list.item(0).toolTip()
     assert "<b>" not in panel.list.item(0).toolTip()
 
