@@ -467,7 +467,7 @@ def test_rules_change_live_and_keep_their_counts(session_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ('respond = 201', ["only 200 and 202"]),
+        ("respond = 201", ["only 200 and 202"]),
         ('respond = [204, 200]\nmatch = "event:sms:message:status"', ["only 200 and 202"]),
         ('respond = 201\nmatch = "product:whatsapp"', []),
         ('respond = 200\ndelay = "4s"', ["over 3 s: WhatsApp retries in 10 s"]),
@@ -514,3 +514,19 @@ def test_a_session_from_before_the_answer_columns_still_exports(tmp_path: Path) 
     assert get_request(reader, 1).answer_source == ""  # type: ignore[union-attr]
     reader.close()
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("row", "text"),
+    [
+        ((500, "rule:wa-fails", 4000, ""), "500 · rule wa-fails · after 4 s"),
+        ((0, "rule:hang", 0, "hold"), "no answer, held until the client gave up · rule hang"),
+        ((0, "rule:drop", 500, "close"), "no answer, connection closed · rule drop · after 0.5 s"),
+        ((200, "verification", 0, ""), "200 · URL verification: challenge echoed"),
+        ((200, "", 0, ""), "200"),
+    ],
+)
+def test_describe_answer(row: tuple[int, str, int, str], text: str) -> None:
+    from inspector.core.capture.answers import describe_answer
+
+    assert describe_answer(*row) == text

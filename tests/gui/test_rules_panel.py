@@ -52,6 +52,16 @@ def edit_rule(qtbot: Any, panel: RulesPanel, **fields: str) -> None:
         qtbot.keyClicks(widget, text)
 
 
+def test_the_event_tab_says_which_rule_answered(qtbot, engine_window, engine) -> None:
+    w = engine_window
+    w.rules_panel.set_rules_fields([{"name": "slow", "respond": "503", "delay": "200ms"}])
+    wait_status(engine, 503)
+    qtbot.waitUntil(lambda: w.model.rowCount() >= 1, timeout=5000)
+    w.select_request(w.model.rowCount())
+    text = w.detail.event_card._values["response"].text()
+    assert text == "503 \u00b7 rule slow \u00b7 after 0.2 s"
+
+
 def test_a_rule_made_in_the_panel_answers_and_counts(qtbot, panel, engine) -> None:
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
     edit_rule(qtbot, panel, name="wa-fails", match="event:whatsapp:message:status",
@@ -95,6 +105,7 @@ def test_typed_markup_is_never_rendered(qtbot, panel) -> None:
     edit_rule(qtbot, panel, match="product:<b>x</b>")
     assert "&lt;b&gt;" in panel.list.item(0).toolTip()
     assert "<b>" not in panel.list.item(0).toolTip()
+
 
 def test_the_match_editor_completes_like_the_filter_bar(qtbot, panel) -> None:
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
@@ -176,6 +187,9 @@ def test_send_a_story_from_the_window(qtbot, engine_window, engine) -> None:
     finally:
         conn.close()
     assert statuses == ["sent", "delivered", "read"]
+    # The Event tab says who answered and how (the default answer here).
+    w.select_request(1)
+    assert w.detail.event_card._values["response"].text() == "200"
     # The same dialog from the toolbar action (a menu can hold it too).
     w.action_send_test_event.trigger()
     assert w._send_dialog is dialog

@@ -82,6 +82,23 @@ def _from_wire(t: tuple[Any, ...]) -> Answer:
     return Answer(status, [(k, v) for k, v in headers], body, delay, source, action)
 
 
+def describe_answer(status: int, source: str, delay_ms: int, action: str) -> str:
+    """The answer a row records, in words: ``500 · rule wa-fails · after 4 s``."""
+    if action == HOLD:
+        parts = ["no answer, held until the client gave up"]
+    elif action == CLOSE:
+        parts = ["no answer, connection closed"]
+    else:
+        parts = [str(status)]
+    if source == "verification":
+        parts.append("URL verification: challenge echoed")
+    elif source.startswith("rule:"):
+        parts.append(f"rule {source[5:]}")
+    if delay_ms:
+        parts.append(f"after {delay_ms / 1000:g} s")
+    return " \u00b7 ".join(parts)
+
+
 class Committed(NamedTuple):
     """A request's row is on disk: its id, and the answer the writer chose (or None: the
     listener's own answer stands)."""
