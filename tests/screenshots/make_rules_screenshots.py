@@ -62,7 +62,11 @@ def shoot(theme: str, out: Path) -> Path:
         dialog = window.show_send_dialog()
         sent = 0
         # The retry story first: the provider re-sends while the rule answers 500, 500.
-        for name, count in (("story:retry", 3), ("story:whatsapp-read", 3), ("sms:message:status", 1)):
+        for name, count in (
+            ("story:retry", 3),
+            ("story:whatsapp-read", 3),
+            ("sms:message:status", 1),
+        ):
             dialog.set_sample(name)
             # The read story at the provider's own pace, so the Timeline shows real gaps.
             dialog.speed_box.setCurrentText("1x" if name == "story:whatsapp-read" else "60x")
