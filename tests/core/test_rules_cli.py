@@ -100,3 +100,31 @@ def test_kill_9_during_delayed_answers_loses_nothing_acknowledged(tmp_path: Path
     assert delays == {300}
     # Requests that were waiting out their delay when capture died are kept too.
     assert len(stored) > len(acked)
+
+
+def test_close_and_hold_print_no_traceback(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nname = "drop"\npath = "/close"\nrespond = "close"\n\n'
+        '[[rule]]\nname = "hang"\npath = "/hold"\nrespond = "hold"\n'
+    )
+    cap = Capture(tmp_path / "s.whsession", "--rules", str(rules))
+    try:
+        for path in ("/close", "/hold"):
+            conn = http.client.HTTPConnection("127.0.0.1", cap.port, timeout=0.5)
+            try:
+                conn.request("POST", path, body=b"{}")
+                conn.getresponse()
+            except (OSError, http.client.HTTPException):
+                pass  # no response: closed, or given up on
+            finally:
+                conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", cap.port, timeout=5)
+        conn.request("POST", "/ok", body=b"{}")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        out, err = cap.stop()
+    assert cap.proc.returncode == 0
+    assert "Traceback" not in err and "Error" not in err, err
+    assert len(out.splitlines()) == 3
