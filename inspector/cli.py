@@ -16,8 +16,15 @@ import threading
 from pathlib import Path
 
 from inspector import __version__
+from inspector.core.capture.answers import DEFAULT_CONFIG
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.rules import (
+    RulesFileError,
+    load_rules,
+    provider_warnings,
+    rules_config,
+)
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -99,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument(
         "--ngrok-path", metavar="PATH", help="ngrok binary (default: PYNGROK_NGROK_PATH, pyngrok's)"
     )
+    cap.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="answer with the response rules of this TOML file (see README: Answer like your app)",
+    )
 
     exp = sub.add_parser("export", help="write a session's requests out")
     exp.add_argument("session", type=Path, help="session file")
@@ -106,6 +119,38 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
 
     sub.add_parser("events", help="list the provider's event catalogue")
+
+    snd = sub.add_parser(
+        "send",
+        help="send the provider's events or a story, as the provider would",
+        description="Send a simulated provider request (or a story of them) to a listener.",
+    )
+    snd.add_argument("event", nargs="?", help="event, variant, 'verification' or story:NAME")
+    snd.add_argument("--list", action="store_true", help="list what can be sent, one a line")
+    snd.add_argument(
+        "--to",
+        metavar="URL",
+        help="where to send (default: the running listener, else http://127.0.0.1:8765/)",
+    )
+    snd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set a payload field (dotted for nested ones); may be repeated",
+    )
+    snd.add_argument(
+        "--count", type=int, default=1, metavar="N", help="send it N times (fresh ids)"
+    )
+    snd.add_argument("--rate", type=float, metavar="R", help="at most R requests per second")
+    snd.add_argument("--speed", default="1x", help="compress a story's gaps, e.g. 60x")
+    snd.add_argument("--secret", default="", help="send Authorization: Bearer SECRET")
+    snd.add_argument(
+        "--signing-key",
+        default="",
+        metavar="KEY",
+        help="sign WhatsApp, RCS and Viber callbacks: Signature = HMAC-SHA256(body, KEY)",
+    )
     return parser
 
 
@@ -119,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "events":
             return cmd_events()
+        if args.command == "send":
+            return cmd_send(args)
         return cmd_window(args)
     except (SessionError, ListenError) as exc:
         return _fail(str(exc))
@@ -151,6 +198,16 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
+    answers: dict[str, object] = dict(DEFAULT_CONFIG)
+    if args.rules is not None:
+        try:
+            rules = load_rules(args.rules)
+        except RulesFileError as exc:
+            return _fail(str(exc))
+        answers["rules"] = rules_config(rules)
+        for rule in rules:
+            for warning in provider_warnings(rule):
+                print(f"warning: rule {rule.name}: {warning}", file=sys.stderr, flush=True)
     store = SessionStore(session)
     engine = CaptureEngine(
         store,
@@ -159,6 +216,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         max_body=args.max_body,
         client_address=tunnel_client_address,
         print_lines=True,
+        answers=answers,
     )
     try:
         engine.start()
@@ -305,6 +363,68 @@ def cmd_events() -> int:
     for e in EVENTS:
         print(f"{PRODUCT_LABELS[e.product]:<9} {e.name:<{width}}  {e.description}")
     return 0
+
+
+# -- send ---------------------------------------------------------------------------
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from inspector.core.provider.simulator import SAMPLES
+    from inspector.core.send.client import Delivery
+    from inspector.core.send.simulate import (
+        SendError,
+        SendPlan,
+        parse_overrides,
+        parse_speed,
+        run_plan,
+    )
+    from inspector.core.session.listening import default_target
+
+    if args.list:
+        width = max(len(name) for name in SAMPLES)
+        for sample in SAMPLES.values():
+            print(f"{sample.name:<{width}}  {sample.description}")
+        return 0
+    if not args.event:
+        return _fail("send needs an EVENT (see 'webhook-inspector send --list')")
+    try:
+        plan = SendPlan(
+            args.event,
+            args.to or default_target(),
+            count=args.count,
+            rate=args.rate,
+            speed=parse_speed(args.speed),
+            secret=args.secret,
+            signing_key=args.signing_key,
+            overrides=parse_overrides(args.set),
+        )
+        plan.check()
+    except SendError as exc:
+        return _fail(str(exc))
+    failures: list[Delivery] = []
+
+    def show(d: Delivery) -> None:
+        req = d.request
+        what = req.claim.event or "?"
+        step = f" ({req.label})" if req.label else ""
+        if d.error:
+            failures.append(d)
+            answer = d.error
+        else:
+            verdict = "delivered" if d.delivered else "failed for the provider"
+            answer = f"{d.status} in {d.elapsed * 1000:.0f} ms: {verdict}"
+        url = d.url if len(d.url) <= 60 else d.url[:59] + "\u2026"
+        print(f"{req.method:<4} {url}  {what}{step}  -> {answer}", flush=True)
+
+    try:
+        asyncio.run(run_plan(plan, show))
+    except SendError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_FAILED if failures else 0
 
 
 # -- window -------------------------------------------------------------------------

@@ -110,6 +110,7 @@ def run_window(args: argparse.Namespace) -> int:
         port=engine.port,
         recording_problem=lambda: engine.recording_problem,
         recording_trouble=lambda: engine.recording_trouble,
+        engine=engine,
     )
     window.show()
     try:

@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.capture.engine import CaptureEngine
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
@@ -63,6 +64,8 @@ from inspector.gui.bridge import RowBridge
 from inspector.gui.elided_label import ElidedLabel
 from inspector.gui.filter_bar import FilterBar
 from inspector.gui.plain_text import plain_label, plain_tooltip
+from inspector.gui.rules_panel import RulesPanel
+from inspector.gui.send_dialog import SendTestEventDialog
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
 from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
@@ -143,13 +146,16 @@ class MainWindow(QMainWindow):
         port: int | None = None,
         settings: QSettings | None = None,
         recording_problem: Callable[[], str | None] | None = None,
+        engine: CaptureEngine | None = None,
         parent: QWidget | None = None,
         recording_trouble: Callable[[], str | None] | None = None,
     ) -> None:
         """``recording_problem`` (e.g. ``lambda: engine.recording_problem``) is polled
         every second; once it returns a sentence the window shows it until closed.
         ``recording_trouble`` (``engine.recording_trouble``) is polled too: a passing
-        cause (a full disk) shows in the same banner while it lasts."""
+        cause (a full disk) shows in the same banner while it lasts.
+        ``engine``: the capture engine the Rules panel drives and test events are sent
+        from (its loop); without one, rules are edited but not applied."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -168,6 +174,8 @@ class MainWindow(QMainWindow):
         self._shown_problem: str | None = None
         self._shown_trouble: str | None = None
         self._shown_once = False
+        self._engine = engine
+        self._send_dialog: SendTestEventDialog | None = None
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -205,6 +213,7 @@ class MainWindow(QMainWindow):
 
         self._build_toolbar()
         self.tunnel = self._mount_tunnel(host, port)
+        self.rules_panel = self._mount_rules()
         self._build_shortcuts()
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._build_window_actions()
@@ -277,7 +286,12 @@ class MainWindow(QMainWindow):
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.empty_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.empty_label.setOpenExternalLinks(False)
+        self.empty_label.linkActivated.connect(lambda _link: self.show_send_dialog())
         self.empty_label.setForegroundRole(self.empty_label.foregroundRole())
         table.viewport().installEventFilter(self)
         return table
@@ -344,6 +358,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         #: The tunnel control's toolbar toggle goes here (see ``_mount_tunnel``).
         self._tunnel_slot = bar.addSeparator()
+        self.action_send_test_event = QAction(icon("send"), "Send Test Event\u2026", self)
+        self.action_send_test_event.setToolTip(
+            "Send the provider's events or a whole story to the listener, as the provider would"
+        )
+        self.action_send_test_event.triggered.connect(self.show_send_dialog)
+        bar.addAction(self.action_send_test_event)
         self.help_action = QAction(icon("help"), "Help", self)
         self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
         self.help_action.triggered.connect(self.show_help)
@@ -403,6 +423,26 @@ class MainWindow(QMainWindow):
             control.set_local_address(host, port)
         control.public_url_changed.connect(self._on_public_url_changed)
         return control
+
+    def _mount_rules(self) -> RulesPanel:
+        """The response rules in a dock (hidden until the toolbar's Rules button)."""
+        panel = RulesPanel(self._engine, self._settings, self)
+        dock = QDockWidget("Response rules", self)
+        dock.setObjectName("rulesDock")
+        dock.setWidget(panel)
+        dock.setAllowedAreas(
+            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.hide()
+        toggle = dock.toggleViewAction()
+        toggle.setIcon(icon("rules"))
+        toggle.setText("Rules")
+        toggle.setToolTip("Answer like your app would: status, delay, sequences, no answer")
+        self.toolbar.insertAction(self._tunnel_slot, toggle)
+        self.rules_dock = dock
+        self.rules_action = toggle
+        return panel
 
     def tunnel_dock_width(self) -> int:
         """Wide enough to show a whole webhook URL (an ngrok-free.app name plus a short path),
@@ -709,6 +749,7 @@ class MainWindow(QMainWindow):
                     f"<p>Point the provider (or curl) at <b>{escape(self.url)}</b>, e.g.<br>"
                     f'<code>curl -d \'{{"status":"DELIVRD"}}\' {escape(self.url)}sms</code></p>'
                     + public
+                    + "<p>No provider yet? <a href='send'>Send a sample</a></p>"
                 )
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
@@ -932,6 +973,15 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     @Slot()
+    def show_send_dialog(self) -> SendTestEventDialog:
+        """The Send Test Event dialog, aimed at the listener; sent from the engine's loop."""
+        if self._send_dialog is None:
+            run = self._engine.call if self._engine is not None else None
+            self._send_dialog = SendTestEventDialog(self.url, run, self)
+        self._send_dialog.show()
+        self._send_dialog.raise_()
+        return self._send_dialog
+
     def show_help(self) -> None:
         if self._help is None:
             self._help = HelpDialog(self)
@@ -945,6 +995,9 @@ class MainWindow(QMainWindow):
         self.bridge.detach()
         self.filter_bar.blockSignals(True)
         self._rate_timer.stop()
+        self.rules_panel.shutdown()
+        if self._send_dialog is not None:
+            self._send_dialog.close()
         self.tunnel.shutdown()
         close = getattr(self.detail, "close_store", None)
         if close is not None:

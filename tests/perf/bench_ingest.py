@@ -3,7 +3,7 @@
 Run by hand (not part of the test suite):
 
     .venv/bin/python tests/perf/bench_ingest.py [--seconds 10] [--connections 64] [--rounds 2]
-                                                [--generator auto|wrk|python]
+                                                [--generator auto|wrk|python] [--rules]
 
 Both servers run as separate processes on 127.0.0.1 and are driven by the same load
 generator (keep-alive connections, the 19 catalogue payloads in turn); rounds
@@ -17,6 +17,11 @@ wrk abandons the requests in flight when its time is up, so its 2xx count can fa
 short of the session's rows by at most the number of connections; the python
 generator waits for every answer, and a last round with it checks that the session
 holds exactly as many rows as there were 2xx answers.
+
+``--rules``: each round also runs capture with 20 response rules loaded (``capture
+--rules``), once with none of them matching any request and once with the last one
+matching every request (so all 20 are tried each time), against plain capture in the same
+round; the target is 0.9x of plain capture or better.
 """
 
 from __future__ import annotations
@@ -190,6 +195,51 @@ def drive_wrk(port: int, seconds: float, connections: int, script: Path) -> dict
     }
 
 
+# -- response rules ---------------------------------------------------------------------
+
+#: Twenty rules of the kinds users write (event, status, product, path, method, numbers),
+#: none of which matches a catalogue payload.
+_MISSING_RULES = [
+    ("match", "event:rcs:message:in status:nothing"),
+    ("match", "event:whatsapp:message:status status:deleted"),
+    ("match", "event:viber:message:status status:failed"),
+    ("match", "product:sms class:failure"),
+    ("match", "event:voice:message:out status:BUSY"),
+    ("match", "has:tunnel"),
+    ("match", "from:44"),
+    ("match", "to:*99999"),
+    ("match", "id:zz"),
+    ("match", "method:DELETE"),
+    ("match", 'event:vmn:message:in "refund"'),
+    ("match", "event:contacts status:deleted"),
+    ("match", "product:rcs status:read -class:success"),
+    ("match", "event:sms:unsubscription from:1"),
+    ("path", "/nope/*"),
+    ("path", "/whatsapp/retry*"),
+    ("method", "PUT"),
+    ("match", "class:unknown product:contacts"),
+    ("match", "event:whatsapp:message:in id:none"),
+]
+
+
+def rules_file(path: Path, *, last_matches: bool) -> Path:
+    """20 rules: 19 that never match, and a 20th that matches everything or nothing."""
+    lines = []
+    for n, (key, value) in enumerate(_MISSING_RULES):
+        lines += [
+            "[[rule]]",
+            f'name = "miss-{n}"',
+            f"{key} = {json.dumps(value)}",
+            "respond = 500",
+            "",
+        ]
+    last = '"/*"' if last_matches else '"/never/*"'
+    lines += ["[[rule]]", 'name = "last"', f"path = {last}", "respond = 200",
+              "body = '{\"ok\": true}'", ""]  # fmt: skip
+    path.write_text("\n".join(lines))
+    return path
+
+
 # -- one measured round ------------------------------------------------------------------
 
 
@@ -228,15 +278,25 @@ def round_bare(seconds: float, connections: int, workdir: Path, drive_fn: Driver
 
 
 def round_capture(
-    seconds: float, connections: int, workdir: Path, n: int, drive_fn: Driver
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    n: int,
+    drive_fn: Driver,
+    rules: Path | None = None,
+    tag: str = "",
 ) -> tuple[float, int, int]:
     """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session."""
     port = free_port()
-    session = workdir / f"bench-{n}.whsession"
+    session = workdir / f"bench-{n}{tag}.whsession"
     cmd = [sys.executable, "-m", "inspector", "capture", "--port", str(port)]
-    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}.out")
+    if rules is not None:
+        cmd += ["--rules", str(rules)]
+    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}{tag}.out")
     try:
+        before = process_cpu(proc.pid)
         c = drive_fn(port, seconds, connections)
+        after = process_cpu(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -244,8 +304,34 @@ def round_capture(
     rows = conn.execute(
         "SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299"
     ).fetchone()[0]
+    total = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
     conn.close()
+    CPU_PER_REQUEST[tag or "plain"].append((after - before) / max(total, 1) * 1e6)
     return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
+
+
+#: CPU µs per request of capture's two processes (listener and writer), per variant: on a
+#: shared machine this is steadier than requests per second, which other users' load moves.
+CPU_PER_REQUEST: dict[str, list[float]] = {"plain": [], "-none": [], "-one": [], "-plain": []}
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # the writer is a child of the engine thread
+        try:
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def main() -> int:
@@ -256,6 +342,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    ap.add_argument(
+        "--rules", action="store_true", help="also capture with 20 rules loaded (see above)"
+    )
     ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_bare:
@@ -274,6 +363,8 @@ def main() -> int:
     )
     bare_rates: list[float] = []
     cap_rates: list[float] = []
+    none_rates: list[float] = []
+    one_rates: list[float] = []
     consistent = True
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -284,23 +375,51 @@ def main() -> int:
             def drive_fn(port: int, seconds: float, connections: int) -> dict[str, float]:
                 return drive_wrk(port, seconds, connections, script)
 
+        rules_files = {
+            "none": rules_file(work / "rules-none.toml", last_matches=False),
+            "one": rules_file(work / "rules-one.toml", last_matches=True),
+        }
         for n in range(args.rounds):
             b = round_bare(args.seconds, args.connections, work, drive_fn)
             bare_rates.append(b)
-            r, acked, rows = round_capture(args.seconds, args.connections, work, n, drive_fn)
+            # With --rules, the three captures take turns going first, so that a load that
+            # changes during a round does not always favour the same one.
+            order = ["plain", "none", "one"] if args.rules else ["plain"]
+            order = order[n % len(order) :] + order[: n % len(order)]
+            rates: dict[str, float] = {}
+            checks: dict[str, str] = {}
+            for tag in order:
+                rr, acked, rows = round_capture(
+                    args.seconds, args.connections, work, n, drive_fn,
+                    rules_files.get(tag), f"-{tag}",
+                )  # fmt: skip
+                rates[tag] = rr
+                if generator == "wrk":
+                    ok = acked <= rows <= acked + args.connections
+                    checks[tag] = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
+                else:
+                    ok = acked == rows
+                    checks[tag] = f"rows {rows} for {acked} 2xx ({'exact' if ok else 'MISMATCH'})"
+                consistent &= ok
+            r = rates["plain"]
             cap_rates.append(r)
-            if generator == "wrk":
-                ok = acked <= rows <= acked + args.connections
-                check = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
-            else:
-                ok = acked == rows
-                check = f"rows {rows} for {acked} 2xx ({'exact' if ok else 'MISMATCH'})"
-            consistent &= ok
             print(
                 f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   "
-                f"ratio {r / b:5.1%}   {check}",
+                f"ratio {r / b:5.1%}   {checks['plain']}",
                 flush=True,
             )
+            if args.rules:
+                none_rates.append(rates["none"])
+                one_rates.append(rates["one"])
+                for tag, what in (
+                    ("none", "none matching"),
+                    ("one", "the 20th matching every request"),
+                ):
+                    print(
+                        f"         20 rules, {what}: {rates[tag]:8.0f} req/s   "
+                        f"{rates[tag] / r:5.1%} of capture   {checks[tag]}",
+                        flush=True,
+                    )
         # Every 2xx answer must be in the session: the python generator reads every answer.
         _, acked, rows = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
         exact = acked == rows
@@ -315,17 +434,42 @@ def main() -> int:
     # paired ratios is steadier on a shared machine than a ratio of two medians.
     ratio = statistics.median(c / b for c, b in zip(cap_rates, bare_rates, strict=True))
     passed = ratio >= 0.5 and exact and consistent
-    print(
-        json.dumps(
-            {
-                "generator": generator,
-                "bare_req_per_s": round(bare),
-                "capture_req_per_s": round(cap),
-                "ratio": round(ratio, 3),
-                "session_matches_2xx": exact and consistent,
-            }
-        )
-    )
+    figures: dict[str, object] = {
+        "generator": generator,
+        "bare_req_per_s": round(bare),
+        "capture_req_per_s": round(cap),
+        "ratio": round(ratio, 3),
+        "session_matches_2xx": exact and consistent,
+    }
+    if args.rules:
+        for tag, rates in (("none", none_rates), ("one", one_rates)):
+            paired = statistics.median(x / c for x, c in zip(rates, cap_rates, strict=True))
+            figures[f"rules_{tag}_req_per_s"] = round(statistics.median(rates))
+            figures[f"rules_{tag}_vs_capture"] = round(paired, 3)
+            passed &= paired >= 0.9
+            print(
+                f"median with 20 rules ({tag} matching): {statistics.median(rates):.0f} req/s, "
+                f"paired {paired:.1%} of capture without rules (target >= 90%)",
+                flush=True,
+            )
+    if args.rules:
+        for tag in ("-plain", "-none", "-one"):
+            cpu = CPU_PER_REQUEST[tag]
+            if cpu:
+                figures[f"cpu_us_per_request{tag.replace('-', '_')}"] = round(
+                    statistics.median(cpu), 1
+                )
+        print(
+            "CPU per request (listener + writer, median): "
+            + ", ".join(
+                f"{name} {statistics.median(CPU_PER_REQUEST[tag]):.1f} us"
+                for tag, name in (("-plain", "no rules"), ("-none", "20 rules, none matching"),
+                                  ("-one", "20 rules, one matching"))
+                if CPU_PER_REQUEST[tag]
+            ),
+            flush=True,
+        )  # fmt: skip
+    print(json.dumps(figures))
     print(
         f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, "
         f"paired ratio {ratio:.1%} (target >= 50%) -> {'PASS' if passed else 'FAIL'}"

@@ -25,6 +25,7 @@ from inspector.core.capture.listener import (
     ClientAddressFn,
 )
 from inspector.core.capture.writer import ProcessCommitter, WriterError
+from inspector.core.session.listening import forget_listening, record_listening
 from inspector.core.session.store import SessionStore
 
 T = TypeVar("T")
@@ -152,6 +153,17 @@ class CaptureEngine:
         if committer is not None:
             self.loop.call_soon_threadsafe(committer.set_answers, answers)
 
+    def rule_hits(self) -> dict[str, int]:
+        """Answers given so far by each response rule (by name); callable from any thread."""
+        committer = self._committer
+        return committer.rule_hits() if committer is not None else {}
+
+    def reset_rule_hits(self) -> None:
+        """Start every rule's hit count and sequence over; callable from any thread."""
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.reset_rule_hits)
+
     @property
     def recording_problem(self) -> str | None:
         """Why requests are no longer being recorded (the writer kept dying), else None.
@@ -257,6 +269,7 @@ class CaptureEngine:
         except OSError as exc:
             raise ListenError(self._bind_message(exc)) from exc
         self.port = int(self._runner.addresses[0][1])
+        record_listening(self.url)  # so that `webhook-inspector send` finds this listener
 
     def _bind_message(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}"
@@ -273,6 +286,9 @@ class CaptureEngine:
 
     async def _shutdown(self) -> None:
         """Stop accepting, finish in-flight requests, then let the writer commit and exit."""
+        if self.listener is not None:
+            self.listener.release()  # delayed answers go out now, held connections close
+            forget_listening(self.url)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._committer is not None:

@@ -11,7 +11,7 @@ from typing import Protocol
 from aiohttp import web
 from multidict import CIMultiDict
 
-from inspector.core.capture.answers import Committed
+from inspector.core.capture.answers import CLOSE, HOLD, RESPOND, Answer, Committed
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -19,6 +19,12 @@ DEFAULT_MAX_BODY = 25 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0
 
 ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
+
+#: A held connection (a rule's "no answer") is closed after this long if the client has not
+#: given up by then, so that held requests cannot pile up without bound.
+HOLD_LIMIT = 120.0
+#: How often a held connection is checked for the client having gone.
+_HOLD_POLL = 0.2
 
 _JSON = [("Content-Type", "application/json")]
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -64,6 +70,12 @@ class CaptureListener:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self._client_address = client_address
+        #: Set when the engine stops: delayed answers are given at once, held connections closed.
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """The engine is stopping: end every delay and hold now (called on the engine loop)."""
+        self._released.set()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received_us = time.time_ns() // 1000
@@ -109,12 +121,44 @@ class CaptureListener:
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
         answer = committed.answer
         if answer is not None:
-            if answer.delay > 0:
-                await asyncio.sleep(answer.delay)
-            return web.Response(
-                status=answer.status, body=answer.body, headers=CIMultiDict(answer.headers)
-            )
+            if answer.delay <= 0 and answer.action == RESPOND:
+                return web.Response(
+                    status=answer.status, body=answer.body, headers=CIMultiDict(answer.headers)
+                )
+            return await self._give(request, answer)
         return web.Response(status=status, body=rec.response_body, headers=_JSON_HEADERS)
+
+    async def _give(self, request: web.BaseRequest, answer: Answer) -> web.StreamResponse:
+        """The answer the writer chose, once its row is committed: after its delay, a
+        response, or none (the connection held until the client gives up, or closed)."""
+        if answer.delay > 0:
+            await self._wait(request, answer.delay, until_gone=answer.action == HOLD)
+        if answer.action == HOLD:
+            await self._wait(request, HOLD_LIMIT, until_gone=True)
+            return _closed(request)
+        if answer.action == CLOSE:
+            return _closed(request)
+        return web.Response(
+            status=answer.status, body=answer.body, headers=CIMultiDict(answer.headers)
+        )
+
+    async def _wait(self, request: web.BaseRequest, seconds: float, *, until_gone: bool) -> None:
+        """Wait ``seconds``, or less: the engine stops, or (``until_gone``) the client hangs up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._released.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            if until_gone:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    return
+            step = min(remaining, _HOLD_POLL) if until_gone else remaining
+            try:
+                await asyncio.wait_for(self._released.wait(), step)
+            except TimeoutError:
+                pass
 
     def record_refused(self, request: web.BaseRequest, status: int, problem: str) -> None:
         """Record a request aiohttp refused before our handler ran (no Host header, a
@@ -190,6 +234,17 @@ class CaptureListener:
                 f"Content-Length said {declared} bytes but {len(rec.body)} arrived"
             )
         return 200, {"ok": True, "seq": rec.seq}
+
+
+def _closed(request: web.BaseRequest) -> web.StreamResponse:
+    """Close the connection without a response; aiohttp is handed a response it cannot
+    send and drops it quietly (its writer sees the closed transport)."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    resp = web.Response(status=200)
+    resp.force_close()
+    return resp
 
 
 def _ignore_outcome(fut: asyncio.Future[Committed]) -> None:

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inspector.core.capture import rules as _rules  # noqa: F401 - registers the "rules" builder
 from inspector.core.capture.answers import (
     Answer,
     AnswerConfig,
@@ -251,6 +252,8 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     decoder = EventDecoder()
     printer = committer.printer
     policies: list[AnswerPolicy] = []
+    #: Hit counts of the policies that count (response rules), kept across configurations.
+    counts: dict[str, int] = {}
     while True:
         if printer is not None and printer.pending and not chan.waiting(0):
             printer.flush()
@@ -268,9 +271,20 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         if msg == _LINES_GO:
             committer.lines_go()
             continue
-        wire: list[tuple[Any, ...]] | tuple[str, AnswerConfig] = pickle.loads(msg)
-        if isinstance(wire, tuple):  # ("answers", config): the parent checked it already
+        wire: list[tuple[Any, ...]] | tuple[Any, ...] = pickle.loads(msg)
+        if isinstance(wire, tuple):
+            # ("answers", config, counts or None): the parent checked the config already.
+            # Counts come from the parent at start (what it saw answered) and on a reset;
+            # None carries this writer's own over to the new rules.
+            for policy in policies:
+                if hasattr(policy, "counts"):
+                    counts = policy.counts()
+            if wire[2] is not None:
+                counts = dict(wire[2])
             policies = build_policies(wire[1])
+            for policy in policies:
+                if hasattr(policy, "set_counts"):
+                    policy.set_counts(counts)
             continue
         # Small commits, each answered at once: the parent sends the first answers
         # back to their clients while later ones are still being decoded, instead
@@ -495,6 +509,13 @@ class ProcessCommitter:
         self._trouble_until = 0.0
         self._lines_started = False
         self._restarts: list[float] = []
+        #: Answers given per rule (``"rule:NAME"`` sources), counted from the commits'
+        #: answers: what the clients were actually given. A new writer starts from these.
+        self._hits: dict[str, int] = {}
+        self._hits_lock = threading.Lock()
+        #: Requests already in the writer when the counts were reset: their answers were
+        #: decided before the reset, so they are not counted after it.
+        self._uncounted = 0
 
     async def start(self) -> None:
         """Start the writer process; returns once it has the session open."""
@@ -535,7 +556,7 @@ class ProcessCommitter:
             await self._reap()
             raise WriterError(str(pickle.loads(first)[1]))
         if self._answers:
-            self._send(pickle.dumps(("answers", self._answers)))
+            self._send(pickle.dumps(("answers", self._answers, self.rule_hits())))
         self._task = asyncio.get_running_loop().create_task(self._recv_loop())
 
     def set_answers(self, answers: AnswerConfig | None) -> None:
@@ -544,7 +565,20 @@ class ProcessCommitter:
         build_policies(answers)
         self._answers = dict(answers or {})
         if self._dead is None and not self._restarting and self._writer is not None:
-            self._send(pickle.dumps(("answers", self._answers)))
+            self._send(pickle.dumps(("answers", self._answers, None)))
+
+    def rule_hits(self) -> dict[str, int]:
+        """How many answers each rule has given (by rule name); safe from any thread."""
+        with self._hits_lock:
+            return dict(self._hits)
+
+    def reset_rule_hits(self) -> None:
+        """Start every rule's count (and sequence) over, from the next request on."""
+        with self._hits_lock:
+            self._hits = {}
+        self._uncounted = len(self._inflight)
+        if self._dead is None and not self._restarting and self._writer is not None:
+            self._send(pickle.dumps(("answers", self._answers, {})))
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
         fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
@@ -666,6 +700,7 @@ class ProcessCommitter:
                 else:
                     count, text = rest
                     self._set_trouble(text)
+                    self._uncounted = max(0, self._uncounted - count)
                     _fail_all([self._inflight.popleft() for _ in range(count)], WriterError(text))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -677,17 +712,39 @@ class ProcessCommitter:
         await self._restart()
 
     def _resolve(self, ids: Sequence[int], answers: list[tuple[int, tuple[Any, ...]]]) -> None:
-        chosen = {i: Answer.from_wire(t) for i, t in answers}
+        chosen: dict[int, Answer] = {}
+        if answers:
+            # One rule's answer arrives as one tuple shared by every request it answered
+            # (pickle keeps the sharing): rebuild it once per reply.
+            built: dict[int, Answer] = {}
+            for i, t in answers:
+                answer = built.get(id(t))
+                if answer is None:
+                    answer = built[id(t)] = Answer.from_wire(t)
+                chosen[i] = answer
+        if chosen:
+            self._count(chosen, len(ids))
+        if self._uncounted:
+            self._uncounted = max(0, self._uncounted - len(ids))
         for i, rid in enumerate(ids):
             fut = self._inflight.popleft()
             if not fut.done():
                 fut.set_result(Committed(rid, chosen.get(i)))
+
+    def _count(self, chosen: dict[int, Answer], n: int) -> None:
+        skip = min(self._uncounted, n)  # the first ``skip`` were decided before a reset
+        with self._hits_lock:
+            for i, answer in chosen.items():
+                if i >= skip and answer.source.startswith("rule:"):
+                    name = answer.source[5:]
+                    self._hits[name] = self._hits.get(name, 0) + 1
 
     async def _restart(self) -> None:
         """The writer died (killed, out of memory...): answer what it held with an error,
         so the sender retries, and start a new one for everything after."""
         lost = list(self._inflight)
         self._inflight.clear()
+        self._uncounted = 0
         _fail_all(lost, WriterError("the session writer stopped unexpectedly; not recorded"))
         log.error("session writer stopped unexpectedly; starting a new one")
         self._restarting = True

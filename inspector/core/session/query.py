@@ -17,7 +17,7 @@ import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -30,6 +30,8 @@ from inspector.core.provider.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import (
     FTS_TEXT_LIMIT,
     INDEXED_UPTO,
@@ -50,6 +52,7 @@ FIELDS: dict[str, str] = {
     "method": "HTTP method: method:POST",
     "path": "URL path starts with: path:/sms",
     "has": "has:warning, has:tunnel, has:event (decoded), has:body",
+    "rule": "response rule that answered it: rule:NAME (rule:verification for the echoed challenge)",
 }
 
 HAS_VALUES: dict[str, str] = {
@@ -116,6 +119,7 @@ class:X            success, pending, failure, inbound, opt_out, info, unknown
 from:X to:X id:X   starts with X (from:9190); *X matches anywhere (to:*1234)
 method:X path:X    method:POST, path:/sms (path prefix)
 has:X              has:warning, has:tunnel, has:event, has:body
+rule:NAME          answered by that response rule (rule:verification: the echoed challenge)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -337,6 +341,7 @@ def _example(name: str) -> str:
         "method": "method:POST",
         "path": "path:/sms",
         "has": "has:warning",
+        "rule": "rule:wa-status-fails-twice",
     }
     return examples[name]
 
@@ -551,6 +556,9 @@ class _Compiler:
         if name == "method":
             self.params.append(value.upper())
             return "(method = ?)"
+        if name == "rule":
+            self.params.append(_answer_source(value))
+            return "(answer_source = ?)"
         if name == "has":
             cond = HAS_VALUES.get(value.lower())
             if cond is None:
@@ -626,6 +634,113 @@ def compile_query(text: str) -> CompiledQuery:
     return CompiledQuery(text, where, tuple(comp.params), comp.uses_regexp, tuple(comp.lookups))
 
 
+def _answer_source(value: str) -> str:
+    """What a ``rule:`` term matches in ``answer_source``: ``rule:verification`` is the
+    echoed challenge, any other name a response rule of that name."""
+    return "verification" if value == "verification" else f"rule:{value}"
+
+
+# -- one decoded request, in Python ---------------------------------------------------------
+
+#: A filter as a test of one request as it is being decoded (the writer's response rules):
+#: the same language, parser and meaning as the SQL, without a session.
+RowPredicate = Callable[[CapturedRequest, DecodedEvent], bool]
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(text: str) -> str:
+    """SQLite's NOCASE and LIKE fold ASCII letters only; so does this."""
+    return text.translate(_ASCII_LOWER)
+
+
+def compile_predicate(text: str) -> RowPredicate:
+    """Parse and compile a filter into a Python test of one decoded request; raises
+    :class:`QueryError` exactly where :func:`compile_query` would.
+
+    It agrees with the SQL :func:`compile_query` builds (tests/core/test_query_predicate.py
+    runs both over the catalogue), so a rule's ``match`` means what the filter bar shows.
+    The test is generated as one Python expression (values bound as constants, never
+    pasted into the code), so twenty rules cost the writer a few microseconds a request.
+    """
+    env: dict[str, object] = {}
+    source = predicate_source(text, env)
+    if source is None:
+        return lambda req, dec: True
+    return eval(f"lambda req, dec: {source}", env)  # noqa: S307 - our own code, constants bound
+
+
+def predicate_source(text: str, env: dict[str, object]) -> str | None:
+    """The Python expression :func:`compile_predicate` evaluates, over ``req`` and ``dec``,
+    with its constants and helpers put into ``env`` (``None``: the empty filter, all match).
+    For callers that generate one test from several filters (the writer's rules)."""
+    compile_query(text)  # the same checks and messages as the filter bar (values, events...)
+    node = parse(text)
+    if node is None:
+        return None
+    env.update(_body_matches=_body_matches, _regexp=_regexp, _fold=_fold)
+    return _predicate_source(node, env)
+
+
+def _const(consts: dict[str, object], value: object) -> str:
+    name = f"_k{len(consts)}"
+    while name in consts:
+        name += "_"
+    consts[name] = value
+    return name
+
+
+_ATTRS = {"from": "dec.from_", "to": "dec.to", "id": "dec.message_id", "path": "req.path"}
+_HAS_SOURCE = {
+    "warning": "bool(dec.warnings or req.capture_warnings)",
+    "warnings": "bool(dec.warnings or req.capture_warnings)",
+    "tunnel": "bool(req.via_tunnel)",
+    "event": "(dec.event != '')",
+    "body": "(len(req.body) > 0)",
+}
+
+
+def _predicate_source(node: Node, consts: dict[str, object]) -> str:
+    """A Python expression over ``req`` (CapturedRequest) and ``dec`` (DecodedEvent)."""
+    if isinstance(node, And):
+        return "(" + " and ".join(_predicate_source(n, consts) for n in node.nodes) + ")"
+    if isinstance(node, Or):
+        return "(" + " or ".join(_predicate_source(n, consts) for n in node.nodes) + ")"
+    if isinstance(node, Not):
+        return f"(not {_predicate_source(node.node, consts)})"
+    if isinstance(node, Text):
+        k = _const(consts, node.text)
+        return f"_body_matches(req.body, {k}, {int(node.phrase)})"
+    if isinstance(node, Regex):
+        k = _const(consts, ("(?i)" if node.ignore_case else "") + node.pattern)
+        return f"_regexp({k}, req.body)"
+    name, value = node.name, node.value
+    if name == "event":
+        if value.lower() in ("none", "-"):
+            return "(dec.event == '')"
+        return f"(dec.event in {_const(consts, frozenset(_events_matching(value)))})"
+    if name == "product":
+        return f"(dec.product == {_const(consts, _PRODUCT_ALIASES[value.lower()])})"
+    if name == "class":
+        return f"(dec.status_class == {_const(consts, _CLASS_ALIASES[value.lower()])})"
+    if name == "status":
+        # Folding keeps the length: comparing it first skips most folds.
+        return f"(len(dec.status) == {len(value)} and _fold(dec.status) == {_const(consts, _fold(value))})"
+    if name == "method":
+        return f"(req.method == {_const(consts, value.upper())})"
+    if name == "rule":
+        return f"(req.answer_source == {_const(consts, _answer_source(value))})"
+    if name == "has":
+        return _HAS_SOURCE[value.lower()]
+    attr = _ATTRS[name]
+    if value.startswith("*") and name != "path":
+        needle = _fold(value.lstrip("*"))
+        if needle == needle.upper():  # no ASCII letters: folding the text changes nothing
+            return f"({_const(consts, needle)} in {attr})"
+        return f"({_const(consts, needle)} in _fold({attr}))"
+    return f"{attr}.startswith({_const(consts, value)})"
+
+
 def _literal(value: str) -> str:
     """An SQL string literal (values of lookup conditions are inlined, see ``keyed``)."""
     if "\x00" in value:
@@ -695,18 +810,33 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"[\w]+", folded)
 
 
+@lru_cache(maxsize=256)
+def _wanted(text: str) -> tuple[tuple[str, ...], tuple[bytes, ...]]:
+    """The words of a search, and the same as bytes when all are ASCII (for a pre-check)."""
+    want = tuple(_tokens(text))
+    ascii_words = tuple(w.encode() for w in want) if all(w.isascii() for w in want) else ()
+    return want, ascii_words
+
+
 def _body_matches(body: object, text: str, phrase: int) -> bool:
     """FTS5's rule for a quoted string, for bodies not indexed yet: the words of ``text``
     appear in a row, the last one as a prefix unless it is a phrase."""
     if not isinstance(body, bytes) or not body or len(body) > FTS_TEXT_LIMIT:
         return False
+    want_t, ascii_words = _wanted(text)
+    if not want_t:
+        return False
+    if ascii_words and body.isascii():
+        # An ASCII body's words are its lower-cased letters and digits: a word that is not
+        # even a substring cannot be one of them (most bodies are ruled out here, cheaply).
+        low = body.lower()
+        if any(w not in low for w in ascii_words):
+            return False
     try:
         words = _tokens(body.decode("utf-8"))
     except UnicodeDecodeError:
         return False
-    want = _tokens(text)
-    if not want:
-        return False
+    want = list(want_t)
     n = len(want)
     for i in range(len(words) - n + 1):
         if words[i : i + n - 1] == want[:-1]:

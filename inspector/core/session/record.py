@@ -27,6 +27,13 @@ class CapturedRequest:
     capture_warnings: list[str] = field(default_factory=list)
     via_tunnel: bool = False
     client_addr: str = ""
+    #: Who chose the answer (``"verification"``, ``"rule:NAME"``; empty: the listener's own).
+    answer_source: str = ""
+    #: How long the answer waited after the commit, in milliseconds.
+    answer_delay_ms: int = 0
+    #: ``""``: an HTTP response was given; ``"hold"``: none, the connection was held until the
+    #: client gave up; ``"close"``: none, the connection was closed.
+    answer_action: str = ""
 
     @property
     def content_type(self) -> str:

@@ -148,7 +148,13 @@ DROP INDEX IF EXISTS requests_message_id;
 #: brought up through every step, so a fresh file and an upgraded one have the same shape.
 #: A feature that needs new columns or tables appends one step here; never edit a step that
 #: has shipped.
-_UPGRADES: tuple[str, ...] = ()
+_UPGRADES: tuple[str, ...] = (
+    # Response rules: who chose the answer given (filter rule:NAME), how long it waited and
+    # whether it was an HTTP response at all (held or closed connections record status 0).
+    """ALTER TABLE requests ADD COLUMN answer_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN answer_delay_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN answer_action TEXT NOT NULL DEFAULT '';""",
+)
 
 SCHEMA_VERSION = 2 + len(_UPGRADES)
 
@@ -187,7 +193,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 _INSERT_REQUEST = (
     f"INSERT INTO requests ({', '.join(SUMMARY_COLUMNS)}, http_version, declared_size, "
-    f"content_type, warnings) VALUES ({', '.join('?' for _ in range(len(SUMMARY_COLUMNS) + 4))})"
+    "content_type, warnings, answer_source, answer_delay_ms, answer_action) "
+    f"VALUES ({', '.join('?' for _ in range(len(SUMMARY_COLUMNS) + 7))})"
 )
 _INSERT_DATA = (
     "INSERT INTO request_data (id, headers, body, response_headers, response_body) "
@@ -241,6 +248,10 @@ class StoredRequest:
     response_headers: list[tuple[str, str]]
     response_body: bytes
     warnings: list[str]
+    #: Who chose the answer, its delay and whether it was a response (see ``CapturedRequest``).
+    answer_source: str = ""
+    answer_delay_ms: int = 0
+    answer_action: str = ""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.summary, name)
@@ -340,6 +351,9 @@ def commit_batch(
                     req.declared_size,
                     req.content_type,
                     orjson.dumps(warnings).decode() if warnings else "[]",
+                    req.answer_source,
+                    req.answer_delay_ms,
+                    req.answer_action,
                 )
             )
             data_rows.append(
@@ -638,19 +652,30 @@ class SessionStore:
 
 
 _DATA_COLUMNS = ("headers", "body", "response_headers", "response_body")
+_ANSWER_COLUMNS = "r.answer_source, r.answer_delay_ms, r.answer_action"
 _SELECT_FULL = (
     f"SELECT {', '.join('r.' + c for c in SUMMARY_COLUMNS)}, r.http_version, r.declared_size, "
-    f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)} "
+    f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)}, "
+    f"{_ANSWER_COLUMNS} "
     "FROM requests r LEFT JOIN request_data d ON d.id = r.id"
 )
+#: The same for a session opened read-only before its upgrade (``open_existing``): no
+#: answer columns yet, so their defaults.
+_SELECT_FULL_OLD = _SELECT_FULL.replace(_ANSWER_COLUMNS, "'', 0, ''")
+
+
+def _select_full(conn: sqlite3.Connection) -> str:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    return _SELECT_FULL if "answer_source" in columns else _SELECT_FULL_OLD
 _N_SUMMARY = len(SUMMARY_COLUMNS)
 
 
 def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
     summary = RowSummary.from_row(row[:_N_SUMMARY])
     (http_version, declared, ctype, warnings, headers, body, resp_headers, resp_body) = row[
-        _N_SUMMARY:
+        _N_SUMMARY : _N_SUMMARY + 8
     ]
+    source, delay_ms, action = row[_N_SUMMARY + 8 :]
     return StoredRequest(
         summary=summary,
         http_version=http_version,
@@ -661,20 +686,24 @@ def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
         response_headers=[(k, v) for k, v in json.loads(resp_headers or "[]")],
         response_body=bytes(resp_body or b""),
         warnings=list(json.loads(warnings)),
+        answer_source=source,
+        answer_delay_ms=delay_ms,
+        answer_action=action,
     )
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> StoredRequest | None:
-    row = conn.execute(f"{_SELECT_FULL} WHERE r.id = ?", (request_id,)).fetchone()
+    row = conn.execute(f"{_select_full(conn)} WHERE r.id = ?", (request_id,)).fetchone()
     return _stored_from_row(row) if row else None
 
 
 def iter_requests(conn: sqlite3.Connection, batch: int = 256) -> Iterator[StoredRequest]:
     """Every request in arrival order, a few at a time so huge sessions stream."""
     last = -1
+    select = _select_full(conn)
     while True:
         rows = conn.execute(
-            f"{_SELECT_FULL} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
+            f"{select} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
         ).fetchall()
         if not rows:
             return

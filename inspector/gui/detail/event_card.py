@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.capture.answers import describe_answer
 from inspector.core.provider.catalogue import PRODUCT_LABELS, describe
 from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import rfc3339_from_us
@@ -166,7 +167,15 @@ class EventCard(QScrollArea):
         if request.content_type:
             parts.append(request.content_type)
         self._set("request", " \u00b7 ".join(parts))
-        self._set("response", str(s.response_status))
+        self._set(
+            "response",
+            describe_answer(
+                s.response_status,
+                request.answer_source,
+                request.answer_delay_ms,
+                request.answer_action,
+            ),
+        )
         via = "ngrok tunnel" if s.via_tunnel else "direct"
         client = s.client_addr or s.remote
         self._set("source", f"{client} ({via})" if client else via)
