@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from inspector.core.capture.answers import DEFAULT_CONFIG, AnswerConfig, build_policies
+from inspector.core.capture.inspection import InspectionConfig, check_config
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
@@ -93,13 +94,17 @@ class CaptureEngine:
         shutdown_timeout: float = 5.0,
         print_lines: bool = False,
         answers: AnswerConfig | None = DEFAULT_CONFIG,
+        inspection: InspectionConfig | None = None,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries.
         ``answers``: how answers are chosen after decoding (see :mod:`.answers`); the
-        default echoes the provider's URL verification challenge."""
+        default echoes the provider's URL verification challenge. ``inspection``:
+        authenticity checks and composed templates (see :mod:`.inspection`)."""
         build_policies(answers)  # a bad configuration fails here, in the caller's thread
+        check_config(inspection)
         self._answers = answers
+        self._inspection = inspection
         self.store = store
         self.host = host
         self.port = port
@@ -151,6 +156,16 @@ class CaptureEngine:
         committer = self._committer
         if committer is not None:
             self.loop.call_soon_threadsafe(committer.set_answers, answers)
+
+    def set_inspection(self, inspection: InspectionConfig | None) -> None:
+        """Change the authenticity checks and composed templates, from the next request on;
+        callable from any thread. Raises ValueError (in the caller's thread) for settings
+        that cannot be used."""
+        check_config(inspection)
+        self._inspection = inspection
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.set_inspection, inspection)
 
     @property
     def recording_problem(self) -> str | None:
@@ -217,6 +232,7 @@ class CaptureEngine:
             lines=self._print_lines,
             summaries=not self._print_lines,
             answers=self._answers,
+            inspection=self._inspection,
         )
         try:
             await committer.start()

@@ -43,7 +43,9 @@ from inspector.core.capture.answers import (
     build_policies,
     decide,
 )
+from inspector.core.capture.inspection import InspectionConfig, RequestInspection
 from inspector.core.session.record import CapturedRequest
+from inspector.core.session.retries import RetryIndex
 from inspector.core.session.store import (
     RowSummary,
     SessionStore,
@@ -186,6 +188,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     checkpointer = _Checkpointer(path)
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
+    inspection = RequestInspection()
     printer = committer.printer
     policies: list[AnswerPolicy] = []
     while True:
@@ -205,24 +208,26 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         if msg == _LINES_GO:
             committer.lines_go()
             continue
-        wire: list[tuple[Any, ...]] | tuple[str, AnswerConfig] = pickle.loads(msg)
-        if isinstance(wire, tuple):  # ("answers", config): the parent checked it already
-            policies = build_policies(wire[1])
+        wire: list[tuple[Any, ...]] | tuple[str, Any] = pickle.loads(msg)
+        if isinstance(wire, tuple):  # (kind, config): the parent checked it already
+            if wire[0] == "inspection":
+                inspection.configure(wire[1])
+            else:  # "answers"
+                policies = build_policies(wire[1])
+                inspection.set_answers(wire[1])
             continue
         # Small commits, each answered at once: the parent sends the first answers
         # back to their clients while later ones are still being decoded, instead
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded = [
-                (r, decoder.decode(r.method, r.path, r.query, r.headers, r.body)) for r in chunk
-            ]
+            decoded = [(r, inspection.decode(decoder, r)) for r in chunk]
             answers: list[tuple[int, tuple[Any, ...]]] = []
-            if policies:
-                for i, (r, d) in enumerate(decoded):
-                    answer = decide(policies, r, d)
-                    if answer is not None:
-                        answers.append((i, answer.to_wire()))
+            for i, (r, d) in enumerate(decoded):
+                answer = decide(policies, r, d) if policies else None
+                if answer is not None:
+                    answers.append((i, answer.to_wire()))
+                inspection.judge(r, d, answer)
             committer.commit(decoded, answers)
     if printer is not None:
         printer.flush()
@@ -291,6 +296,7 @@ class _Committer:
         summaries: bool,
     ) -> None:
         self._db = db
+        self._retries = RetryIndex(db)
         self._chan = chan
         self.printer = printer
         self._summaries = summaries
@@ -313,7 +319,7 @@ class _Committer:
         by position in the chunk."""
         rows: list[RowSummary] = []
         try:
-            rows, texts = commit_batch(self._db, decoded)
+            rows, texts = commit_batch(self._db, decoded, self._retries)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
             reply = pickle.dumps(("error", len(decoded), str(exc)))
         else:
@@ -346,6 +352,8 @@ class _Committer:
     def index(self) -> None:
         if self.waiting:
             self._indexing = _index(self._db, self._last_id, self._texts)
+            if self._indexing:
+                self._retries.indexed()
             self.waiting = 0
             self._texts = []
             self._text_size = 0
@@ -367,11 +375,15 @@ class ProcessCommitter:
         lines: bool = False,
         summaries: bool = True,
         answers: AnswerConfig | None = None,
+        inspection: InspectionConfig | None = None,
     ) -> None:
-        """``answers``: how the writer chooses answers (see :mod:`.answers`); checked here,
-        so a bad configuration fails at start, not in the writer."""
+        """``answers``: how the writer chooses answers (see :mod:`.answers`); ``inspection``:
+        authenticity checks and composed templates (see :mod:`.inspection`); both checked
+        here, so a bad configuration fails at start, not in the writer."""
         build_policies(answers)
+        RequestInspection(inspection)
         self._answers = dict(answers or {})
+        self._inspection = dict(inspection or {})
         self._store = store
         self._lines = lines
         self._summaries = summaries
@@ -418,6 +430,8 @@ class ProcessCommitter:
         if first != _READY:
             await self._reap()
             raise WriterError(str(pickle.loads(first)[1]))
+        if self._inspection:
+            self._send(pickle.dumps(("inspection", self._inspection)))
         if self._answers:
             self._send(pickle.dumps(("answers", self._answers)))
         self._task = asyncio.get_running_loop().create_task(self._recv_loop())
@@ -429,6 +443,14 @@ class ProcessCommitter:
         self._answers = dict(answers or {})
         if self._dead is None and not self._restarting and self._writer is not None:
             self._send(pickle.dumps(("answers", self._answers)))
+
+    def set_inspection(self, inspection: InspectionConfig | None) -> None:
+        """Change the authenticity checks and composed templates, from the next request on
+        (raises ValueError for a configuration they refuse, leaving the current one)."""
+        RequestInspection(inspection)
+        self._inspection = dict(inspection or {})
+        if self._dead is None and not self._restarting and self._writer is not None:
+            self._send(pickle.dumps(("inspection", self._inspection)))
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
         fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
