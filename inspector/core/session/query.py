@@ -28,6 +28,7 @@ from inspector.core.provider.catalogue import (
     STATUS_CLASSES,
     UNSUBSCRIPTION,
 )
+from inspector.core.provider.status_table import SMS_STATUSES
 from inspector.core.session.store import (
     FTS_TEXT_LIMIT,
     INDEXED_UPTO,
@@ -48,6 +49,22 @@ FIELDS: dict[str, str] = {
     "method": "HTTP method: method:POST",
     "path": "URL path starts with: path:/sms",
     "has": "has:warning, has:tunnel, has:event (decoded), has:body",
+    "auth": "authenticity checks: auth:ok, auth:failed, auth:missing, auth:none (nothing checked)",
+    "is": "is:retry (a re-delivery of an earlier request), is:first",
+}
+
+AUTH_VALUES: dict[str, str] = {
+    "ok": "auth_result = 'ok'",
+    "failed": "auth_result = 'failed'",
+    "fail": "auth_result = 'failed'",
+    "missing": "auth_result = 'missing'",
+    "none": "auth_result = ''",
+}
+
+IS_VALUES: dict[str, str] = {
+    "retry": "attempt > 1",
+    "retried": "attempt > 1",
+    "first": "attempt = 1",
 }
 
 HAS_VALUES: dict[str, str] = {
@@ -65,16 +82,15 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "class": STATUS_CLASSES,
     "method": ("GET", "POST", "PUT", "PATCH", "DELETE"),
     "has": ("warning", "tunnel", "event", "body"),
+    "auth": ("ok", "failed", "missing", "none"),
+    "is": ("retry", "first"),
     "status": (
         "delivered",
         "read",
         "sent",
         "failed",
         "deleted",
-        "DELIVRD",
-        "UNDELIV",
-        "EXPIRED",
-        "REJECTD",
+        *(code for code in SMS_STATUSES if code != "FAILED"),
         "ANSWER",
     ),
 }
@@ -97,6 +113,8 @@ SORTABLE: frozenset[str] = frozenset(
         "body_size",
         "warning_count",
         "response_status",
+        "auth_result",
+        "attempt",
     }
 )
 
@@ -111,6 +129,8 @@ class:X            success, pending, failure, inbound, opt_out, info, unknown
 from:X to:X id:X   starts with X (from:9190); *X matches anywhere (to:*1234)
 method:X path:X    method:POST, path:/sms (path prefix)
 has:X              has:warning, has:tunnel, has:event, has:body
+auth:X             auth:ok, auth:failed, auth:missing, auth:none (secret/signature checks)
+is:retry           re-deliveries of an earlier request (is:first: first deliveries)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -325,6 +345,8 @@ def _example(name: str) -> str:
         "method": "method:POST",
         "path": "path:/sms",
         "has": "has:warning",
+        "auth": "auth:failed",
+        "is": "is:retry",
     }
     return examples[name]
 
@@ -545,6 +567,15 @@ class _Compiler:
                 raise QueryError(
                     f"has:{value} is not known (has:warning, has:tunnel, has:event, has:body)", pos
                 )
+            return f"({cond})"
+        if name in ("auth", "is"):
+            table = AUTH_VALUES if name == "auth" else IS_VALUES
+            cond = table.get(value.lower())
+            if cond is None:
+                known = "auth:ok, auth:failed, auth:missing, auth:none" if name == "auth" else (
+                    "is:retry, is:first"
+                )
+                raise QueryError(f"{name}:{value} is not known ({known})", pos)
             return f"({cond})"
         column = {"from": "from_addr", "to": "to_addr", "id": "message_id", "path": "path"}[name]
         if value.startswith("*") and name != "path":
