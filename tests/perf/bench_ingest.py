@@ -3,7 +3,7 @@
 Run by hand (not part of the test suite):
 
     .venv/bin/python tests/perf/bench_ingest.py [--seconds 10] [--connections 64] [--rounds 2]
-                                                [--generator auto|wrk|python]
+                                                [--generator auto|wrk|python] [--with-checks]
 
 Both servers run as separate processes on 127.0.0.1 and are driven by the same load
 generator (keep-alive connections, the 19 catalogue payloads in turn); rounds
@@ -17,12 +17,19 @@ wrk abandons the requests in flight when its time is up, so its 2xx count can fa
 short of the session's rows by at most the number of connections; the python
 generator waits for every answer, and a last round with it checks that the session
 holds exactly as many rows as there were 2xx answers.
+
+``--with-checks``: every request carries the provider's ``Authorization: Bearer`` secret and a
+``Signature`` header, and each round also runs capture with that secret and a signing key
+configured (through the environment, as a user would), to compare against capture without
+them in the same run (target: within 10%).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import multiprocessing as mp
 import os
@@ -39,6 +46,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The secret and signing key of ``--with-checks`` (the Signature key is the webhook id).
+SECRET = "bench-secret-6b1f"
+SIGNING_KEY = "0f8e2c44-webhook-id"
+#: Whether the requests carry the Authorization and Signature headers (``--with-checks``).
+SIGNED = False
 CATALOGUE = ROOT / "tests" / "fixtures" / "catalogue"
 PATHS = {
     "sms": "/sms",
@@ -82,14 +94,23 @@ def serve_bare(port: int) -> None:
 # -- the load generator ----------------------------------------------------------------
 
 
+def auth_headers(body: bytes) -> dict[str, str]:
+    """The headers the provider adds when a secret and signing are set, or none."""
+    if not SIGNED:
+        return {}
+    signature = hmac.new(SIGNING_KEY.encode(), body, hashlib.sha256).hexdigest()
+    return {"Authorization": f"Bearer {SECRET}", "Signature": signature}
+
+
 def build_requests(port: int) -> list[bytes]:
     out = []
     for f in sorted(CATALOGUE.glob("*.json")):
         body = f.read_bytes()
         product = f.stem.split("_")[1]
+        extra = "".join(f"{k}: {v}\r\n" for k, v in auth_headers(body).items())
         head = (
             f"POST {PATHS.get(product, '/')} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         out.append(head + body)
     return out
@@ -154,9 +175,10 @@ def wrk_script(path: Path) -> Path:
         body = f.read_text()
         assert "]==]" not in body
         product = f.stem.split("_")[1]
+        extra = "".join(f', ["{k}"] = "{v}"' for k, v in auth_headers(f.read_bytes()).items())
         lines.append(
             f'reqs[#reqs + 1] = wrk.format("POST", "{PATHS.get(product, "/")}", '
-            f'{{["Host"] = "127.0.0.1", ["Content-Type"] = "application/json"}}, '
+            f'{{["Host"] = "127.0.0.1", ["Content-Type"] = "application/json"{extra}}}, '
             f"[==[{body}]==])"
         )
     lines += [
@@ -193,14 +215,16 @@ def drive_wrk(port: int, seconds: float, connections: int, script: Path) -> dict
 # -- one measured round ------------------------------------------------------------------
 
 
-def start_server(cmd: list[str], out: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    cmd: list[str], out: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server with stdout to a file (nothing in this process reads its lines).
 
     capture prints a line per request; a reader thread here would take CPU from the
     very machine being measured, which the bare server does not pay for.
     """
     with out.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         first = out.read_bytes().split(b"\n", 1)[0]
@@ -228,13 +252,25 @@ def round_bare(seconds: float, connections: int, workdir: Path, drive_fn: Driver
 
 
 def round_capture(
-    seconds: float, connections: int, workdir: Path, n: int, drive_fn: Driver
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    n: int | str,
+    drive_fn: Driver,
+    checks: bool = False,
 ) -> tuple[float, int, int]:
-    """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session."""
+    """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session.
+
+    ``checks``: with the webhook secret and a signing key configured."""
     port = free_port()
     session = workdir / f"bench-{n}.whsession"
     cmd = [sys.executable, "-m", "inspector", "capture", "--port", str(port)]
-    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}.out")
+    # A profile of its own: the user's saved provider settings must not change the figures.
+    env = {**os.environ, "WEBHOOK_INSPECTOR_CONFIG_DIR": str(workdir / "config")}
+    if checks:
+        env["WEBHOOK_INSPECTOR_SECRET"] = SECRET
+        env["WEBHOOK_INSPECTOR_SIGNING_KEYS"] = SIGNING_KEY
+    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}.out", env)
     try:
         c = drive_fn(port, seconds, connections)
     finally:
@@ -256,8 +292,15 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    ap.add_argument(
+        "--with-checks",
+        action="store_true",
+        help="signed requests; also capture with a secret and a signing key configured",
+    )
     ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global SIGNED
+    SIGNED = args.with_checks
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
@@ -274,6 +317,7 @@ def main() -> int:
     )
     bare_rates: list[float] = []
     cap_rates: list[float] = []
+    checked_rates: list[float] = []
     consistent = True
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -301,6 +345,16 @@ def main() -> int:
                 f"ratio {r / b:5.1%}   {check}",
                 flush=True,
             )
+            if args.with_checks:
+                rc, acked, rows = round_capture(
+                    args.seconds, args.connections, work, f"checks-{n}", drive_fn, checks=True
+                )
+                checked_rates.append(rc)
+                print(
+                    f"round {n + 1}: capture with secret and signing key {rc:8.0f} req/s   "
+                    f"vs without {rc / r:5.1%}   rows {rows} for {acked} 2xx read",
+                    flush=True,
+                )
         # Every 2xx answer must be in the session: the python generator reads every answer.
         _, acked, rows = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
         exact = acked == rows
@@ -315,6 +369,12 @@ def main() -> int:
     # paired ratios is steadier on a shared machine than a ratio of two medians.
     ratio = statistics.median(c / b for c, b in zip(cap_rates, bare_rates, strict=True))
     passed = ratio >= 0.5 and exact and consistent
+    checks_ratio = None
+    if checked_rates:
+        checks_ratio = statistics.median(
+            c / r for c, r in zip(checked_rates, cap_rates, strict=True)
+        )
+        passed = passed and checks_ratio >= 0.9
     print(
         json.dumps(
             {
@@ -323,12 +383,26 @@ def main() -> int:
                 "capture_req_per_s": round(cap),
                 "ratio": round(ratio, 3),
                 "session_matches_2xx": exact and consistent,
+                **(
+                    {
+                        "capture_with_checks_req_per_s": round(statistics.median(checked_rates)),
+                        "checks_ratio": round(checks_ratio, 3),
+                    }
+                    if checks_ratio is not None
+                    else {}
+                ),
             }
         )
     )
     print(
         f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, "
-        f"paired ratio {ratio:.1%} (target >= 50%) -> {'PASS' if passed else 'FAIL'}"
+        f"paired ratio {ratio:.1%} (target >= 50%)"
+        + (
+            f"; with secret and signing key {checks_ratio:.1%} of without (target >= 90%)"
+            if checks_ratio is not None
+            else ""
+        )
+        + f" -> {'PASS' if passed else 'FAIL'}"
     )
     return 0 if passed else 1
 
