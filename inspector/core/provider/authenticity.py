@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from inspector.core.provider.decoder import decode_content, header_value
+from inspector.core.provider.decoder import decode_content
 
 #: Plain settings: ``secret``, ``signing_keys``, ``hmac``, ``standard_webhooks`` (see README).
 AuthConfig = Mapping[str, Any]
@@ -186,22 +185,26 @@ class AuthChecks:
         received_us: int = 0,
     ) -> list[AuthResult]:
         """Every configured check on one request, in a fixed order."""
+        # One pass over the headers (the first of a repeated name counts, as everywhere).
+        found: dict[str, str] = {}
+        for key, value in headers:
+            found.setdefault(key.lower(), value)
         results: list[AuthResult] = []
         if self._secret is not None:
-            results.append(self._bearer(headers))
+            results.append(self._bearer(found))
         if self._signing:
-            result = self._signature(headers, body, product)
+            result = self._signature(found, body, product)
             if result is not None:
                 results.append(result)
         if self._hmac is not None:
-            results.append(self._generic(self._hmac, headers, body))
+            results.append(self._generic(self._hmac, found, body))
         if self._standard:
-            results.append(self._standard_webhooks(headers, body, received_us))
+            results.append(self._standard_webhooks(found, body, received_us))
         return results
 
-    def _bearer(self, headers: Sequence[tuple[str, str]]) -> AuthResult:
+    def _bearer(self, headers: Mapping[str, str]) -> AuthResult:
         assert self._secret is not None
-        value = header_value(headers, "Authorization")
+        value = headers.get("authorization")
         if value is None:
             return AuthResult(
                 "bearer", MISSING, "No Authorization header: the webhook secret was not sent"
@@ -223,11 +226,11 @@ class AuthChecks:
             "secret: another webhook's secret, or an old one",
         )
 
-    def _bodies(self, headers: Sequence[tuple[str, str]], body: bytes) -> list[bytes]:
+    def _bodies(self, headers: Mapping[str, str], body: bytes) -> list[bytes]:
         """The exact bytes, and the decompressed ones when a Content-Encoding was applied
         after signing."""
         bodies = [body]
-        encoding = header_value(headers, "Content-Encoding")
+        encoding = headers.get("content-encoding")
         if encoding:
             content, problem = decode_content(body, encoding)
             if problem is None and content != body:
@@ -235,9 +238,9 @@ class AuthChecks:
         return bodies
 
     def _signature(
-        self, headers: Sequence[tuple[str, str]], body: bytes, product: str
+        self, headers: Mapping[str, str], body: bytes, product: str
     ) -> AuthResult | None:
-        value = header_value(headers, "Signature")
+        value = headers.get("signature")
         if value is None:
             if product in SIGNED_PRODUCTS and self._has_signing_keys:
                 return AuthResult(
@@ -248,10 +251,11 @@ class AuthChecks:
                 )
             return None  # the provider does not sign this product's requests
         sent = value.strip()
+        wanted = sent.lower()
         for candidate in self._bodies(headers, body):
             for key in self._signing:
-                computed = hmac.new(key.key, candidate, hashlib.sha256).hexdigest()
-                if hmac.compare_digest(computed, sent.lower()):
+                computed = hmac.digest(key.key, candidate, "sha256").hex()
+                if hmac.compare_digest(computed, wanted):
                     note = " (sent in upper case)" if sent != sent.lower() else ""
                     return AuthResult(
                         "signature",
@@ -267,8 +271,8 @@ class AuthChecks:
             "a wrong key, or a proxy that re-encodes JSON, breaks it",
         )
 
-    def _generic(self, spec: _Hmac, headers: Sequence[tuple[str, str]], body: bytes) -> AuthResult:
-        value = header_value(headers, spec.header)
+    def _generic(self, spec: _Hmac, headers: Mapping[str, str], body: bytes) -> AuthResult:
+        value = headers.get(spec.header.lower())
         if value is None:
             return AuthResult("hmac", MISSING, f"No {spec.header} header")
         sent = value.strip()
@@ -281,7 +285,7 @@ class AuthChecks:
                 )
             sent = sent[len(spec.prefix) :]
         for key in spec.keys:
-            digest = hmac.new(key.key, body, spec.algorithm).digest()
+            digest = hmac.digest(key.key, body, spec.algorithm)
             if spec.encoding == "hex":
                 match = hmac.compare_digest(digest.hex(), sent.lower())
             else:
@@ -302,11 +306,11 @@ class AuthChecks:
         )
 
     def _standard_webhooks(
-        self, headers: Sequence[tuple[str, str]], body: bytes, received_us: int
+        self, headers: Mapping[str, str], body: bytes, received_us: int
     ) -> AuthResult:
-        msg_id = header_value(headers, "webhook-id")
-        stamp = header_value(headers, "webhook-timestamp")
-        signature = header_value(headers, "webhook-signature")
+        msg_id = headers.get("webhook-id")
+        stamp = headers.get("webhook-timestamp")
+        signature = headers.get("webhook-signature")
         absent = [
             n
             for n, v in (
@@ -328,7 +332,7 @@ class AuthChecks:
         signed = f"{msg_id.strip()}.{seconds}.".encode() + body
         sent = [part.partition(",") for part in signature.split()]
         for key in self._standard:
-            expected = base64.b64encode(hmac.new(key.key, signed, hashlib.sha256).digest())
+            expected = base64.b64encode(hmac.digest(key.key, signed, "sha256"))
             for version, _, value in sent:
                 if version == "v1" and hmac.compare_digest(value.encode(), expected):
                     off = abs(received_us / 1_000_000 - seconds) if received_us else 0.0
