@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -263,7 +263,7 @@ class AuthChecks:
                         f"Signature matches the body: computed with {key.label} over "
                         f"{len(candidate)} bytes{note}",
                     )
-        tried = ", ".join(k.label for k in self._signing)
+        tried = _either(k.label for k in self._signing)
         return AuthResult(
             "signature",
             MISMATCH,
@@ -302,7 +302,7 @@ class AuthChecks:
             MISMATCH,
             f"{spec.header} does not match the body: HMAC-{spec.algorithm.upper()} "
             f"({spec.encoding}) over {len(body)} bytes with "
-            f"{', '.join(k.label for k in spec.keys)}",
+            f"{_either(k.label for k in spec.keys)}",
         )
 
     def _standard_webhooks(
@@ -354,8 +354,14 @@ class AuthChecks:
             "standard-webhooks",
             MISMATCH,
             "webhook-signature does not match id, timestamp and body with "
-            f"{', '.join(k.label for k in self._standard)}",
+            f"{_either(k.label for k in self._standard)}",
         )
+
+
+def _either(labels: Iterable[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``: the keys that were tried."""
+    names = list(labels)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _duration(seconds: float) -> str:

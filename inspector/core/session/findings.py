@@ -42,6 +42,8 @@ def _when(us: int) -> str:
 
 
 def _gap(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -56,7 +58,7 @@ def retry_sentence(conn: sqlite3.Connection | None, request: StoredRequest) -> s
         return ""
     earlier = earlier_attempt(conn, s.id) if conn is not None else None
     text = f"Attempt {s.attempt}: the provider re-sent the same body to the same path"
-    if request.first_id is not None:
+    if request.first_id is not None and (earlier is None or earlier.id != request.first_id):
         text += f" (first delivery: request #{request.first_id})"
     if earlier is None:
         return text + "."
