@@ -21,6 +21,7 @@ import binascii
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from inspector.core.provider.decoder import decode_content
@@ -188,7 +189,9 @@ class AuthChecks:
         # One pass over the headers (the first of a repeated name counts, as everywhere).
         found: dict[str, str] = {}
         for key, value in headers:
-            found.setdefault(key.lower(), value)
+            name = key.lower()
+            if name not in found:
+                found[name] = value
         results: list[AuthResult] = []
         if self._secret is not None:
             results.append(self._bearer(found))
@@ -218,7 +221,7 @@ class AuthChecks:
                 "the provider sends 'Bearer <secret>'",
             )
         if hmac.compare_digest(token.strip().encode(), self._secret):
-            return AuthResult("bearer", OK, "Bearer token is the configured webhook secret")
+            return _BEARER_OK
         return AuthResult(
             "bearer",
             WRONG,
@@ -256,13 +259,7 @@ class AuthChecks:
             for key in self._signing:
                 computed = hmac.digest(key.key, candidate, "sha256").hex()
                 if hmac.compare_digest(computed, wanted):
-                    note = " (sent in upper case)" if sent != sent.lower() else ""
-                    return AuthResult(
-                        "signature",
-                        OK,
-                        f"Signature matches the body: computed with {key.label} over "
-                        f"{len(candidate)} bytes{note}",
-                    )
+                    return _signature_ok(key.label, len(candidate), sent != wanted)
         tried = _either(k.label for k in self._signing)
         return AuthResult(
             "signature",
@@ -356,6 +353,21 @@ class AuthChecks:
             "webhook-signature does not match id, timestamp and body with "
             f"{_either(k.label for k in self._standard)}",
         )
+
+
+_BEARER_OK = AuthResult("bearer", OK, "Bearer token is the configured webhook secret")
+
+
+@lru_cache(maxsize=1024)
+def _signature_ok(label: str, size: int, upper: bool) -> AuthResult:
+    """The result for a matching signature; cached, since every request of a steady stream
+    gets one and bodies repeat their sizes."""
+    note = " (sent in upper case)" if upper else ""
+    return AuthResult(
+        "signature",
+        OK,
+        f"Signature matches the body: computed with {label} over {size} bytes{note}",
+    )
 
 
 def _either(labels: Iterable[str]) -> str:

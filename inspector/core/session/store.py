@@ -466,7 +466,8 @@ class SessionStore:
         self._write_lock = threading.Lock()
         self._conn = self._open()
         self._next_seq = self._query_next_seq()
-        self._retries = RetryIndex(self._conn)
+        #: Made on the first :meth:`append` (the capture engine commits in its writer).
+        self._retries: RetryIndex | None = None
 
     # -- opening ---------------------------------------------------------------
 
@@ -561,6 +562,8 @@ class SessionStore:
         in-process path for tools and tests that fill a session directly.
         """
         with self._write_lock:
+            if self._retries is None:
+                self._retries = RetryIndex(self._conn)
             summaries, texts = commit_batch(self._conn, batch, self._retries)
             if summaries:
                 index_rows(self._conn, summaries[-1].id, texts)
