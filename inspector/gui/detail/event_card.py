@@ -191,7 +191,10 @@ class EventCard(QScrollArea):
         via = "ngrok tunnel" if s.via_tunnel else "direct"
         client = s.client_addr or s.remote
         self._set("source", f"{client} ({via})" if client else via)
-        self._set("meaning", meaning(request))
+        status_meaning = meaning(request)
+        self._set("meaning", status_meaning)
+        if status_meaning:  # the table's words, never the payload's: safe as a tooltip
+            self.pill.setToolTip(f"Status class: {class_label}. Meaning: {status_meaning}")
         carrier, unix_times, time_problems = dlr_extras(request, parsed if parsed_ok else None)
         self._set("carrier", carrier)
         self._set("unix_times", "\n".join(unix_times))
