@@ -251,6 +251,25 @@ def round_bare(seconds: float, connections: int, workdir: Path, drive_fn: Driver
     return c["ok"] / c["elapsed"]
 
 
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by ``pid`` and its descendants (Linux ``/proc``; else None).
+
+    CPU per request does not depend on what else the shared machine runs the way a rate
+    does, so it is the steadier figure for comparing two configurations of capture."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except (OSError, ValueError, IndexError):
+        return None
+    for child in children:
+        used = tree_cpu(child)
+        total += used or 0.0
+    return total
+
+
 def round_capture(
     seconds: float,
     connections: int,
@@ -258,8 +277,9 @@ def round_capture(
     n: int | str,
     drive_fn: Driver,
     checks: bool = False,
-) -> tuple[float, int, int]:
-    """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session.
+) -> tuple[float, int, int, float | None]:
+    """capture's rate, the 2xx answers the generator read, the 2xx rows in the session, and
+    the CPU µs capture (listener and writer) spent per row.
 
     ``checks``: with the webhook secret and a signing key configured."""
     port = free_port()
@@ -272,7 +292,9 @@ def round_capture(
         env["WEBHOOK_INSPECTOR_SIGNING_KEYS"] = SIGNING_KEY
     proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}.out", env)
     try:
+        before = tree_cpu(proc.pid)
         c = drive_fn(port, seconds, connections)
+        after = tree_cpu(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -281,7 +303,10 @@ def round_capture(
         "SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299"
     ).fetchone()[0]
     conn.close()
-    return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
+    cpu = (
+        (after - before) / rows * 1e6 if before is not None and after is not None and rows else None
+    )
+    return c["ok"] / c["elapsed"], int(c["ok"]), int(rows), cpu
 
 
 def main() -> int:
@@ -318,6 +343,8 @@ def main() -> int:
     bare_rates: list[float] = []
     cap_rates: list[float] = []
     checked_rates: list[float] = []
+    cpu_plain: list[float] = []
+    cpu_checked: list[float] = []
     consistent = True
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -329,7 +356,7 @@ def main() -> int:
                 return drive_wrk(port, seconds, connections, script)
 
         for n in range(args.rounds):
-            checked: tuple[float, int, int] | None = None
+            checked: tuple[float, int, int, float | None] | None = None
             if args.with_checks and n % 2:
                 # Odd rounds measure with checks first: drift on a shared machine then
                 # favours neither side.
@@ -338,8 +365,10 @@ def main() -> int:
                 )
             b = round_bare(args.seconds, args.connections, work, drive_fn)
             bare_rates.append(b)
-            r, acked, rows = round_capture(args.seconds, args.connections, work, n, drive_fn)
+            r, acked, rows, cpu = round_capture(args.seconds, args.connections, work, n, drive_fn)
             cap_rates.append(r)
+            if cpu is not None:
+                cpu_plain.append(cpu)
             if generator == "wrk":
                 ok = acked <= rows <= acked + args.connections
                 check = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
@@ -357,15 +386,22 @@ def main() -> int:
                     checked = round_capture(
                         args.seconds, args.connections, work, f"checks-{n}", drive_fn, checks=True
                     )
-                rc, acked, rows = checked
+                rc, acked, rows, cpu_c = checked
                 checked_rates.append(rc)
+                if cpu_c is not None:
+                    cpu_checked.append(cpu_c)
+                cpu_text = (
+                    f"   CPU {cpu_c:.1f} vs {cpu:.1f} us/request"
+                    if cpu_c is not None and cpu is not None
+                    else ""
+                )
                 print(
                     f"round {n + 1}: capture with secret and signing key {rc:8.0f} req/s   "
-                    f"vs without {rc / r:5.1%}   rows {rows} for {acked} 2xx read",
+                    f"vs without {rc / r:5.1%}   rows {rows} for {acked} 2xx read{cpu_text}",
                     flush=True,
                 )
         # Every 2xx answer must be in the session: the python generator reads every answer.
-        _, acked, rows = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
+        _, acked, rows, _ = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
         exact = acked == rows
         print(
             f"exactness: {acked} 2xx answers read, {rows} rows in the session "
@@ -396,6 +432,16 @@ def main() -> int:
                     {
                         "capture_with_checks_req_per_s": round(statistics.median(checked_rates)),
                         "checks_ratio": round(checks_ratio, 3),
+                        **(
+                            {
+                                "cpu_us_per_request": round(statistics.median(cpu_plain), 1),
+                                "cpu_us_per_request_with_checks": round(
+                                    statistics.median(cpu_checked), 1
+                                ),
+                            }
+                            if cpu_plain and cpu_checked
+                            else {}
+                        ),
                     }
                     if checks_ratio is not None
                     else {}
@@ -413,6 +459,12 @@ def main() -> int:
         )
         + f" -> {'PASS' if passed else 'FAIL'}"
     )
+    if cpu_plain and cpu_checked:
+        plain, with_checks = statistics.median(cpu_plain), statistics.median(cpu_checked)
+        print(
+            f"CPU per request (listener and writer): {plain:.1f} us without, {with_checks:.1f} us "
+            f"with secret and signing key ({with_checks / plain - 1:+.1%})"
+        )
     return 0 if passed else 1
 
 
