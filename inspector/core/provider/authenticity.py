@@ -126,6 +126,13 @@ class AuthChecks:
         self._has_signing_keys = bool(config.get("signing_keys"))
         self._hmac = self._build_hmac(config.get("hmac"))
         self._standard, self._tolerance = self._build_standard(config.get("standard_webhooks"))
+        #: The headers the checks read, lower case: the only ones :meth:`check` collects.
+        names = {"authorization", "signature", "content-encoding"}
+        if self._hmac is not None:
+            names.add(self._hmac.header.lower())
+        if self._standard:
+            names |= {"webhook-id", "webhook-timestamp", "webhook-signature"}
+        self._wanted = frozenset(names)
 
     @staticmethod
     def _build_hmac(settings: Any) -> _Hmac | None:
@@ -187,10 +194,11 @@ class AuthChecks:
     ) -> list[AuthResult]:
         """Every configured check on one request, in a fixed order."""
         # One pass over the headers (the first of a repeated name counts, as everywhere).
+        wanted = self._wanted
         found: dict[str, str] = {}
         for key, value in headers:
             name = key.lower()
-            if name not in found:
+            if name in wanted and name not in found:
                 found[name] = value
         results: list[AuthResult] = []
         if self._secret is not None:
