@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,27 @@ def overall(results: Sequence[AuthResult] | Sequence[Sequence[str]]) -> str:
 class _Key:
     label: str
     key: bytes
+
+
+class _Sha256Hmac:
+    """HMAC-SHA256 with one key, its padded inner and outer states hashed once: half the
+    cost of ``hmac.digest`` per request, which every signed request pays."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def hexdigest(self, data: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +145,8 @@ class AuthChecks:
             keys.append(_Key("the webhook secret", self._secret))
         #: Keys for the ``Signature`` header; the secret is tried too (it may be the key).
         self._signing = tuple(keys)
+        self._signers = tuple((k.label, _Sha256Hmac(k.key)) for k in keys)
+        self._bearer_header = b"Bearer " + self._secret if self._secret else b""
         self._has_signing_keys = bool(config.get("signing_keys"))
         self._hmac = self._build_hmac(config.get("hmac"))
         self._standard, self._tolerance = self._build_standard(config.get("standard_webhooks"))
@@ -220,6 +244,8 @@ class AuthChecks:
             return AuthResult(
                 "bearer", MISSING, "No Authorization header: the webhook secret was not sent"
             )
+        if hmac.compare_digest(value.encode(), self._bearer_header):
+            return _BEARER_OK  # exactly as the provider sends it: the common case
         scheme, _, token = value.strip().partition(" ")
         if scheme.lower() != "bearer":
             return AuthResult(
@@ -264,10 +290,9 @@ class AuthChecks:
         sent = value.strip()
         wanted = sent.lower()
         for candidate in self._bodies(headers, body):
-            for key in self._signing:
-                computed = hmac.digest(key.key, candidate, "sha256").hex()
-                if hmac.compare_digest(computed, wanted):
-                    return _signature_ok(key.label, len(candidate), sent != wanted)
+            for label, signer in self._signers:
+                if hmac.compare_digest(signer.hexdigest(candidate), wanted):
+                    return _signature_ok(label, len(candidate), sent != wanted)
         tried = _either(k.label for k in self._signing)
         return AuthResult(
             "signature",
