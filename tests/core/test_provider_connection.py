@@ -418,3 +418,33 @@ def test_a_schema_2_session_opens_exports_and_is_upgraded(tmp_path: Path) -> Non
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.close()
+
+
+def test_a_restarted_writer_keeps_checking(checked: CaptureEngine) -> None:
+    import os
+    import signal
+
+    committer = checked._committer
+    assert committer is not None and committer._proc is not None
+    first = committer._proc.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        resp = post(checked, "/sms", FULL_DLR, list(JSON) + [("Authorization", "Bearer nope")])
+        if resp.status == 200:
+            break
+        time.sleep(0.05)
+    assert committer._proc.pid != first
+    assert last(checked).auth[0][:2] == ("bearer", "wrong")
+
+
+def test_the_verification_product_is_filterable(engine: CaptureEngine) -> None:
+    post(engine, "/sms?token=vk-4f1c2a9d", HANDSHAKE)
+    post(engine, "/sms", FULL_DLR)
+    conn = engine.store.open_reader()
+    register_functions(conn)
+    try:
+        assert count_matching(conn, compile_query("product:webhook")) == 1
+        assert count_matching(conn, compile_query("event:webhook:verification")) == 1
+    finally:
+        conn.close()
