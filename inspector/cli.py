@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 
 from inspector import __version__
-from inspector.core.capture.answers import DEFAULT_CONFIG
 from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.inspection import check_config
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
 from inspector.core.capture.rules import (
     RulesFileError,
     load_rules,
@@ -88,6 +89,111 @@ def _add_listen_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: Environment variables for the provider's secrets (so they need not be on a command line).
+ENV_SECRET = "WEBHOOK_INSPECTOR_SECRET"
+ENV_SIGNING_KEYS = "WEBHOOK_INSPECTOR_SIGNING_KEYS"
+ENV_VALIDATION_KEY = "WEBHOOK_INSPECTOR_VALIDATION_KEY"
+ENV_HMAC_KEYS = "WEBHOOK_INSPECTOR_HMAC_KEYS"
+ENV_STANDARD_KEYS = "WEBHOOK_INSPECTOR_STANDARD_WEBHOOKS_KEYS"
+
+
+def _add_provider_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "provider",
+        "URL verification, authenticity checks and composed webhooks; by default the settings "
+        "saved in the window, each option replacing its own",
+    )
+    g.add_argument(
+        "--no-verification-answer",
+        action="store_true",
+        help="record the provider's URL verification but leave its answer to your own app",
+    )
+    g.add_argument(
+        "--validation-key",
+        metavar="KEY",
+        help=f"validation key typed into the console (or {ENV_VALIDATION_KEY})",
+    )
+    g.add_argument(
+        "--secret",
+        metavar="SECRET",
+        help=f"webhook secret, sent as 'Authorization: Bearer' (or {ENV_SECRET})",
+    )
+    g.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        action="append",
+        help=f"key of the Signature header: webhook id or secret; repeatable (or {ENV_SIGNING_KEYS})",
+    )
+    g.add_argument("--hmac-header", metavar="NAME", help="header of a generic HMAC signature")
+    g.add_argument(
+        "--hmac-algorithm", choices=["sha1", "sha256", "sha512"], help="generic HMAC's hash"
+    )
+    g.add_argument("--hmac-encoding", choices=["hex", "base64"], help="generic HMAC's encoding")
+    g.add_argument("--hmac-prefix", metavar="TEXT", help="text before the digest, e.g. sha256=")
+    g.add_argument(
+        "--hmac-key",
+        metavar="KEY",
+        action="append",
+        help=f"generic HMAC key; repeatable (or {ENV_HMAC_KEYS})",
+    )
+    g.add_argument(
+        "--standard-webhooks-key",
+        metavar="WHSEC",
+        action="append",
+        help=f"Standard Webhooks key (whsec_...); repeatable (or {ENV_STANDARD_KEYS})",
+    )
+    g.add_argument(
+        "--compose",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        help="composed webhook template(s) to decode by (format in the README); repeatable",
+    )
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name, "").strip()
+    return value.split() if value else None
+
+
+def provider_settings(args: argparse.Namespace) -> ProviderSettings:
+    """The saved provider settings with the command line's and environment's on top."""
+    settings = ProviderSettingsStore().load()
+    if args.no_verification_answer:
+        settings.answer_verification = False
+    key = args.validation_key or os.environ.get(ENV_VALIDATION_KEY)
+    if key:
+        settings.validation_key = key
+    secret = args.secret or os.environ.get(ENV_SECRET)
+    if secret:
+        settings.secret = secret
+    for attr, option, env in (
+        ("signing_keys", args.signing_key, ENV_SIGNING_KEYS),
+        ("hmac_keys", args.hmac_key, ENV_HMAC_KEYS),
+        ("standard_webhooks_keys", args.standard_webhooks_key, ENV_STANDARD_KEYS),
+    ):
+        keys = option or _env_list(env)
+        if keys:
+            setattr(settings, attr, keys)
+    for attr in ("hmac_header", "hmac_algorithm", "hmac_encoding", "hmac_prefix"):
+        value = getattr(args, attr)
+        if value:
+            setattr(settings, attr, value)
+    if args.compose:
+        texts = []
+        for path in args.compose:
+            try:
+                texts.append(path.expanduser().read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read compose file {path}: {_reason(exc)}") from exc
+        settings.compose = "\n---\n".join(texts)
+    return settings
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-inspector",
@@ -112,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="answer with the response rules of this TOML file (see README: Answer like your app)",
     )
+    _add_provider_options(cap)
 
     exp = sub.add_parser("export", help="write a session's requests out")
     exp.add_argument("session", type=Path, help="session file")
@@ -198,13 +305,18 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event) -> int:
-    answers: dict[str, object] = dict(DEFAULT_CONFIG)
+    try:
+        provider = provider_settings(args)
+        answers, inspection = provider.answer_config(), provider.inspection_config()
+        check_config(inspection)
+    except ValueError as exc:
+        return _fail(str(exc))
     if args.rules is not None:
         try:
             rules = load_rules(args.rules)
         except RulesFileError as exc:
             return _fail(str(exc))
-        answers["rules"] = rules_config(rules)
+        answers = {**(answers or {}), "rules": rules_config(rules)}
         for rule in rules:
             for warning in provider_warnings(rule):
                 print(f"warning: rule {rule.name}: {warning}", file=sys.stderr, flush=True)
@@ -217,6 +329,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         client_address=tunnel_client_address,
         print_lines=True,
         answers=answers,
+        inspection=inspection,
     )
     try:
         engine.start()

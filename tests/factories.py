@@ -76,3 +76,25 @@ def running_engine(session_path: Path, **kwargs: Any) -> Iterator[CaptureEngine]
     finally:
         eng.stop()
         store.close()
+
+
+def schema_2_session(path: Path, body: bytes = b"{}") -> None:
+    """A session file as schema 2 wrote it (before any upgrade step), holding one SMS
+    delivery report: what a user's older session looks like to today's code."""
+    from inspector.core.session.store import _SCHEMA, APPLICATION_ID
+
+    old = sqlite3.connect(path, isolation_level=None)
+    try:
+        old.executescript(
+            f"BEGIN; {_SCHEMA} PRAGMA application_id = {APPLICATION_ID}; "
+            "PRAGMA user_version = 2; COMMIT;"
+        )
+        old.execute(
+            "INSERT INTO requests VALUES (1, 1, 0, 'POST', '/sms', '', 'sms:message:status',"
+            " 'sms', 'DELIVRD', 'success', 'm', '', '', '', ?, 0, 200, 0, '', '127.0.0.1',"
+            " '1.1', NULL, 'application/json', '[]')",
+            (len(body),),
+        )
+        old.execute("INSERT INTO request_data VALUES (1, '[]', ?, '[]', x'')", (body,))
+    finally:
+        old.close()

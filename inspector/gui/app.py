@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.inspection import check_config
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 
@@ -90,13 +92,29 @@ def run_window(args: argparse.Namespace) -> int:
         store = SessionStore(session)
     except SessionError as exc:
         return fail(str(exc))
+    provider = ProviderSettingsStore().load()
+    try:
+        check_config(provider.inspection_config())
+    except ValueError as exc:  # saved settings that no longer work: start without them
+        print(f"warning: provider settings not used: {exc}", file=sys.stderr)
+        provider = ProviderSettings(
+            answer_verification=provider.answer_verification,
+            validation_key=provider.validation_key,
+        )
     engine = CaptureEngine(
         store,
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
         client_address=tunnel_client_address,
+        answers=provider.answer_config(),
+        inspection=provider.inspection_config(),
     )
+
+    def apply_provider(settings: ProviderSettings) -> None:
+        engine.set_inspection(settings.inspection_config())
+        engine.update_answers(settings.answer_config())
+
     try:
         engine.start()
     except ListenError as exc:
@@ -111,6 +129,7 @@ def run_window(args: argparse.Namespace) -> int:
         recording_problem=lambda: engine.recording_problem,
         recording_trouble=lambda: engine.recording_trouble,
         engine=engine,
+        apply_provider_settings=apply_provider,
     )
     window.show()
     try:

@@ -57,6 +57,8 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.capture.engine import CaptureEngine
+from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
+from inspector.core.provider.verification import VERIFICATION_EVENT
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
@@ -64,6 +66,7 @@ from inspector.gui.bridge import RowBridge
 from inspector.gui.elided_label import ElidedLabel
 from inspector.gui.filter_bar import FilterBar
 from inspector.gui.plain_text import plain_label, plain_tooltip
+from inspector.gui.provider_settings import ProviderSettingsDialog
 from inspector.gui.rules_panel import RulesPanel
 from inspector.gui.send_dialog import SendTestEventDialog
 from inspector.gui.shortcuts import HelpDialog
@@ -147,6 +150,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         recording_problem: Callable[[], str | None] | None = None,
         engine: CaptureEngine | None = None,
+        apply_provider_settings: Callable[[ProviderSettings], None] | None = None,
         parent: QWidget | None = None,
         recording_trouble: Callable[[], str | None] | None = None,
     ) -> None:
@@ -155,7 +159,9 @@ class MainWindow(QMainWindow):
         ``recording_trouble`` (``engine.recording_trouble``) is polled too: a passing
         cause (a full disk) shows in the same banner while it lasts.
         ``engine``: the capture engine the Rules panel drives and test events are sent
-        from (its loop); without one, rules are edited but not applied."""
+        from (its loop); without one, rules are edited but not applied.
+        ``apply_provider_settings`` passes settings saved in the provider dialog to the
+        capture engine (verification answer, secrets, composed webhooks)."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -176,6 +182,8 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._engine = engine
         self._send_dialog: SendTestEventDialog | None = None
+        self._apply_provider = apply_provider_settings
+        self.provider_dialog: ProviderSettingsDialog | None = None
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -364,6 +372,13 @@ class MainWindow(QMainWindow):
         )
         self.action_send_test_event.triggered.connect(self.show_send_dialog)
         bar.addAction(self.action_send_test_event)
+        self.provider_action = QAction(icon("shield-check"), "Provider", self)
+        self.provider_action.setToolTip(
+            "Provider settings: URL verification, webhook secret and signing keys, "
+            "composed webhooks"
+        )
+        self.provider_action.triggered.connect(self.show_provider_settings)
+        bar.addAction(self.provider_action)
         self.help_action = QAction(icon("help"), "Help", self)
         self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
         self.help_action.triggered.connect(self.show_help)
@@ -619,11 +634,45 @@ class MainWindow(QMainWindow):
     def _on_rows_appended(self, rows: list[RowSummary]) -> None:
         self._total += len(rows)
         newest = max(r.id for r in rows)
+        self._announce_verification(rows)
         if self._paused:
             self._paused_max_id = max(self._paused_max_id, newest)
             self._update_stats()
             return
         self.model.append_rows(rows)
+
+    def _announce_verification(self, rows: list[RowSummary]) -> None:
+        """Say plainly when the provider's console has verified this URL (or failed to)."""
+        for row in reversed(rows):
+            if row.event != VERIFICATION_EVENT:
+                continue
+            stored = self.store.get(row.id)
+            answered = (
+                stored is not None
+                and stored.response_status == 200
+                and b'"challenge"' in stored.response_body
+            )
+            self.statusBar().showMessage(
+                "The provider verified this URL (challenge answered)"
+                if answered
+                else "The provider's URL verification arrived; its challenge was not answered",
+                15000,
+            )
+            return
+
+    def show_provider_settings(self) -> None:
+        """The provider settings dialog; OK saves the settings and applies them at once."""
+        store = ProviderSettingsStore()
+        dialog = ProviderSettingsDialog(store.load(), self, apply=self._save_provider)
+        self.provider_dialog = dialog
+        dialog.finished.connect(lambda _r: setattr(self, "provider_dialog", None))
+        dialog.open()
+
+    def _save_provider(self, settings: ProviderSettings) -> None:
+        if self._apply_provider is not None:
+            self._apply_provider(settings)  # refused settings raise before anything is saved
+        ProviderSettingsStore().save(settings)
+        self.statusBar().showMessage("Provider settings saved; they apply from the next request", 5000)
 
     @Slot(int)
     def _on_rows_arrived(self, _n: int) -> None:

@@ -3,7 +3,7 @@
 Each edit is checked at once with the core's own rule checks (the filter language's
 messages for ``match``, as the filter bar gives them); a rule with a mistake is shown red
 and left out of what the engine gets, whole: never half-applied. Every valid change goes
-to the engine at once (``set_answers``), and the hit counts it reports are polled twice a
+to the engine at once (``update_answers``: its part, the rules), and the hit counts it reports are polled twice a
 second. The rules are kept in the window's settings between runs.
 """
 
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.capture.answers import DEFAULT_CONFIG, AnswerConfig
+from inspector.core.capture.answers import AnswerConfig
 from inspector.core.capture.rules import (
     Rule,
     RuleError,
@@ -56,7 +56,7 @@ _WARN_STYLE = "color: #b26a00;"
 class AnswerTarget(Protocol):
     """What the panel drives: the capture engine (or a stand-in in tests)."""
 
-    def set_answers(self, answers: AnswerConfig | None) -> None: ...
+    def update_answers(self, parts: AnswerConfig) -> None: ...
 
     def rule_hits(self) -> dict[str, int]: ...
 
@@ -467,7 +467,7 @@ class RulesPanel(QWidget):
     def _apply(self) -> None:
         rules = self.rules()
         if self._target is not None:
-            self._target.set_answers({**DEFAULT_CONFIG, "rules": rules_config(rules)})
+            self._target.update_answers({"rules": rules_config(rules)})
         self.rules_applied.emit(rules)
         self._save()
 

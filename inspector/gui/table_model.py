@@ -27,6 +27,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon
 
 from inspector.core.provider.catalogue import PRODUCT_LABELS
+from inspector.core.provider.status_table import status_meaning
+from inspector.core.session.findings import AUTH_TOOLTIPS
 from inspector.core.session.query import (
     MATCH_ALL,
     CompiledQuery,
@@ -69,13 +71,15 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("time", "Time", "id", 96),
     Column("method", "Method", "method", 64),
-    Column("path", "Path", "path", 120),
-    Column("event", "Event", "event", 205),
+    Column("path", "Path", "path", 100),
+    Column("event", "Event", "event", 190),
     Column("product", "Product", "product", 80),
-    Column("status", "Status", "status", 160),
-    Column("from", "From", "from_addr", 125),
-    Column("to", "To", "to_addr", 125),
-    Column("message_id", "Message ID", "message_id", 155),
+    Column("status", "Status", "status", 154),
+    Column("attempt", "Retry", "attempt", 56),
+    Column("auth", "Auth", "auth_result", 40),
+    Column("from", "From", "from_addr", 110),
+    Column("to", "To", "to_addr", 110),
+    Column("message_id", "Message ID", "message_id", 130),
     Column("size", "Size", "body_size", 70),
     Column("warning", "\u26a0", "warning_count", 40),
 )
@@ -115,7 +119,19 @@ def display_text(s: RowSummary, key: str) -> str:
         return human_size(s.body_size)
     if key == "warning":
         return "\u26a0" if s.warning_count or s.response_status >= 400 else ""
+    if key == "attempt":
+        return f"retry {s.attempt}" if s.attempt > 1 else ""
+    if key == "auth":
+        return ""  # a shield badge (DecorationRole); its words are in the tooltip
     raise KeyError(key)
+
+
+#: The authenticity badge per row verdict: icon and colour (readable on light and dark).
+AUTH_BADGES: dict[str, tuple[str, str]] = {
+    "ok": ("shield-check", "#2e9d4a"),
+    "failed": ("shield-x", "#d64545"),
+    "missing": ("shield-alert", "#c7870a"),
+}
 
 
 #: The column whose cell carries the "came through the tunnel" marker.
@@ -164,6 +180,7 @@ class EventTableModel(QAbstractTableModel):
         self._resort_timer.timeout.connect(self.refresh)
         self._closed = False
         self._tunnel_icon: QIcon | None = None
+        self._auth_icons: dict[str, QIcon] = {}
 
     def close(self) -> None:
         """Release the reader; the model shows nothing more afterwards."""
@@ -188,6 +205,10 @@ class EventTableModel(QAbstractTableModel):
             return COLUMNS[section].title
         if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].key == "warning":
             return "Warnings (decoding problems, refused or incomplete bodies)"
+        if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].key == "auth":
+            return "Authenticity: the configured webhook secret and signature checks"
+        if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].key == "attempt":
+            return "Re-deliveries: the provider sent the same body to the same path again"
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -207,11 +228,13 @@ class EventTableModel(QAbstractTableModel):
             ROLE_CLASS,
         ):
             return None
-        if role == Qt.ItemDataRole.DecorationRole and key != TUNNEL_MARKER_COLUMN:
+        if role == Qt.ItemDataRole.DecorationRole and key not in (TUNNEL_MARKER_COLUMN, "auth"):
             return None
         summary = self.summary_at(index.row())
         if summary is None:
             return None
+        if role == Qt.ItemDataRole.DecorationRole and key == "auth":
+            return self._auth_badge(summary.auth_result)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._tunnel_marker() if summary.via_tunnel else None
         if role == ROLE_SUMMARY:
@@ -235,7 +258,15 @@ class EventTableModel(QAbstractTableModel):
                 parts.append(f"answered {s.response_status}")
             return "; ".join(parts) + " (see the detail pane)"
         if key == "status":
-            return f"{status_text(s)} ({s.status_class.replace('_', '-')})"
+            meaning = status_meaning(s.product, s.event, s.status)
+            text = f"{status_text(s)} ({s.status_class.replace('_', '-')})"
+            return f"{text}: {meaning}" if meaning else text
+        if key == "auth":
+            return AUTH_TOOLTIPS.get(s.auth_result) or None
+        if key == "attempt":
+            if s.attempt < 2:
+                return None
+            return f"Attempt {s.attempt}: the provider re-sent an earlier request's body"
         if key == "event" and s.summary:
             return s.summary
         text = display_text(s, key)
@@ -243,6 +274,16 @@ class EventTableModel(QAbstractTableModel):
         if note:
             return f"{text}\n{note}" if key == TUNNEL_MARKER_COLUMN else note
         return text or None
+
+    def _auth_badge(self, result: str) -> QIcon | None:
+        """The shield for a row's authenticity verdict (each made once, on first use)."""
+        badge = AUTH_BADGES.get(result)
+        if badge is None:
+            return None
+        found = self._auth_icons.get(result)
+        if found is None:
+            found = self._auth_icons[result] = icon(badge[0], QColor(badge[1]))
+        return found
 
     def _tunnel_marker(self) -> QIcon:
         """The link icon drawn before the path of a tunnelled request (made once, on first use)."""

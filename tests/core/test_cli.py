@@ -23,7 +23,7 @@ from tests.core.httpraw import send
 EXPORT_KEYS = {
     "id", "seq", "received_at", "method", "path", "query", "headers", "body_text", "body_base64",
     "body_size", "content_type", "response_status", "event", "product", "status", "status_class",
-    "message_id", "from", "to", "warnings",
+    "message_id", "from", "to", "warnings", "auth", "attempt", "first_id", "verification",
 }
 
 
@@ -199,8 +199,9 @@ def test_events_lists_the_catalogue() -> None:
     res = cli("events")
     assert res.returncode == 0
     lines = res.stdout.splitlines()
-    assert len(lines) == 15
+    assert len(lines) == 16
     assert any(line.split()[:2] == ["WhatsApp", "whatsapp:message:status"] for line in lines)
+    assert any(line.split()[:2] == ["Webhook", "webhook:verification"] for line in lines)
     assert any("contacts:subscriber:subscription" in line for line in lines)
 
 

@@ -489,22 +489,12 @@ def test_provider_warnings(text: str, fragments: list[str]) -> None:
 def test_a_session_from_before_the_answer_columns_still_exports(tmp_path: Path) -> None:
     """``export`` opens a session read-only, so one written before this schema step is
     read as it is: its requests had no rule answers."""
-    import sqlite3
-
     from inspector.cli import main as cli_main
     from inspector.core.session.store import SessionStore
-    from tests.factories import append_decoded, captured_request
+    from tests.factories import schema_2_session
 
     path = tmp_path / "old.whsession"
-    store = SessionStore(path)
-    append_decoded(store, [captured_request("/sms", SMS_DLR, seq=1)])
-    store.close()
-    conn = sqlite3.connect(path)
-    for column in ("answer_source", "answer_delay_ms", "answer_action"):
-        conn.execute(f"ALTER TABLE requests DROP COLUMN {column}")
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
+    schema_2_session(path, SMS_DLR)
     out = tmp_path / "out.jsonl"
     assert cli_main(["export", str(path), "-o", str(out)]) == 0
     assert json.loads(out.read_text())["status"] == "DELIVRD"

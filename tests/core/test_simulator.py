@@ -13,11 +13,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from inspector.core.capture.answers import DEFAULT_CONFIG
+from inspector.core.capture.inspection import RequestInspection
 from inspector.core.capture.rules import parse_rules, rules_config
-from inspector.core.provider import decoder as decoder_module
-from inspector.core.provider.catalogue import EVENTS, EVENTS_BY_NAME
+from inspector.core.provider.catalogue import EVENTS
 from inspector.core.provider.decoder import DecodedEvent, EventDecoder
-from inspector.core.provider.models import SmsDeliveryReport
 from inspector.core.provider.simulator import (
     DLR_EXTRA_FIELDS,
     SAMPLES,
@@ -32,48 +31,24 @@ from inspector.core.provider.simulator import (
 )
 from inspector.core.send.client import target_url
 from inspector.core.send.simulate import SendPlan, run_plan
+from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import get_request
 from tests.factories import running_engine
 
 DECODER = EventDecoder()
-
-# What the decoder on this branch does not know yet, worked out from the decoder itself, so
-# these expectations tighten by themselves as it learns (the provider's full status table,
-# the documented DLR fields, the verification event).
-_DLR_KNOWN = set(SmsDeliveryReport.model_fields)
-_DLR_NOT_YET = sorted(set(DLR_EXTRA_FIELDS) - _DLR_KNOWN)
-_SMS_CODES_KNOWN = set(getattr(decoder_module, "_SMS_STATUS", {}))
-_VERIFICATION_KNOWN = VERIFICATION_EVENT in EVENTS_BY_NAME or any(
-    VERIFICATION_EVENT in line for line in Path(decoder_module.__file__).read_text().splitlines()
-)
-
-
-def expected_warnings(req: SimRequest, dec: DecodedEvent) -> list[str]:
-    """Warnings this branch's decoder is expected to give for a correct simulated request."""
-    out = []
-    if dec.event == "sms:message:status" and _DLR_NOT_YET:
-        out.append(f"unexpected field(s): {', '.join(_DLR_NOT_YET)}")
-    if dec.event == "sms:message:status" and dec.status.upper() not in _SMS_CODES_KNOWN:
-        out.append(f"SMS status {dec.status!r} is not a known delivery report code")
-    if req.claim.event == VERIFICATION_EVENT and not _VERIFICATION_KNOWN:
-        out.append(
-            "payload shape not recognised: neither wrapped in {event, payload} nor one of the "
-            "flat shapes (SMS delivery report, opt-out, call record, contact)"
-        )
-    return out
-
-
-def claimed(req: SimRequest, dec: DecodedEvent) -> tuple[str, str]:
-    """The claim as this branch's decoder can meet it."""
-    if req.claim.event == VERIFICATION_EVENT and not _VERIFICATION_KNOWN:
-        return "", "unknown"
-    if dec.event == "sms:message:status" and dec.status.upper() not in _SMS_CODES_KNOWN:
-        return req.claim.event, "unknown"
-    return req.claim.event, req.claim.status_class
-
+INSPECTION = RequestInspection()
 
 def decode(req: SimRequest) -> DecodedEvent:
-    return DECODER.decode(req.method, req.path, req.query, list(req.headers), req.body)
+    """Decode as the writer does: the URL verification, then the provider's events."""
+    captured = CapturedRequest(
+        1, time.time_ns() // 1000, req.method, req.path, req.query, "1.1", "127.0.0.1",
+        list(req.headers), req.body,
+    )  # fmt: skip
+    return INSPECTION.decode(DECODER, captured)
+
+
+def claimed(req: SimRequest) -> tuple[str, str]:
+    return req.claim.event, req.claim.status_class
 
 
 @pytest.mark.parametrize("name", list(SAMPLES))
@@ -81,8 +56,8 @@ def decode(req: SimRequest) -> DecodedEvent:
 def test_every_event_and_story_decodes_as_it_claims(name: str, seed: int) -> None:
     for req in build(name, new_context(seed=seed)):
         dec = decode(req)
-        assert (dec.event, dec.status_class) == claimed(req, dec), req.label
-        assert dec.warnings == expected_warnings(req, dec)
+        assert (dec.event, dec.status_class) == claimed(req), req.label
+        assert dec.warnings == []
 
 
 def test_every_catalogue_event_can_be_sent() -> None:
@@ -96,8 +71,8 @@ def test_each_status_of_the_providers_table(code: str) -> None:
     dec = decode(req)
     assert req.claim.status_class == SMS_STATUSES[code]
     assert dec.status == code
-    assert (dec.event, dec.status_class) == claimed(req, dec)
-    assert dec.warnings == expected_warnings(req, dec)
+    assert (dec.event, dec.status_class) == claimed(req)
+    assert dec.warnings == []
 
 
 def test_ids_and_timestamps_are_fresh() -> None:
@@ -189,9 +164,8 @@ def test_every_sample_over_loopback_is_stored_as_it_claims(session_path: Path) -
             for i, d in enumerate(sent, start=1):
                 row = get_request(conn, i)
                 assert row is not None and row.body == d.request.body
-                dec = DecodedEvent(row.event, row.product, row.status, row.status_class)
-                assert (row.event, row.status_class) == claimed(d.request, dec)
-                assert row.warnings == expected_warnings(d.request, dec)
+                assert (row.event, row.status_class) == claimed(d.request)
+                assert row.warnings == []
         finally:
             conn.close()
     # The verification was answered with its challenge by the listener.

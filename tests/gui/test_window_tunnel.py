@@ -6,6 +6,7 @@ ngrok adds, so a request sent there arrives exactly as one from the internet wou
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -161,3 +162,25 @@ def test_tunnel_from_the_window_marks_requests_and_dies_with_it(
     assert window.tunnel.state is not TunnelState.ONLINE
     assert not harness.pid_alive(second_pid), "the ngrok agent outlived the window"
     assert _our_threads(before) == []
+
+
+def test_the_providers_url_verification_through_the_tunnel(
+    qtbot, tunnel_window: MainWindow, tunnel_engine: CaptureEngine, agent_state: Path
+) -> None:
+    """The console's first request, sent to the public URL, is answered with its challenge."""
+    window = tunnel_window
+    url = _go_online(qtbot, window)
+    handshake = b'{\n"validation_key": "vk-77",\n"challenge": "7d3f-challenge",\n}'
+    status, body = harness.send(
+        harness.public_port(agent_state, url), "/whatsapp?token=vk-77", handshake
+    )
+    assert status == 200
+    assert json.loads(body) == {"challenge": "7d3f-challenge"}
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10000)
+    event = window.model.index(0, COLUMN_INDEX["event"])
+    assert event.data() == "webhook:verification"
+    assert window.model.index(0, COLUMN_INDEX["path"]).data(Qt.ItemDataRole.DecorationRole)
+    assert window.statusBar().currentMessage() == (
+        "The provider verified this URL (challenge answered)"
+    )
+    assert window.close()

@@ -21,17 +21,18 @@ challenge keeps being echoed unless a rule explicitly takes it over, so a catch-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import parse_qsl
 
 import orjson
 
 from inspector.core.provider.decoder import DecodedEvent
-from inspector.core.provider.lenient_json import parse_lenient
+from inspector.core.provider.verification import (  # noqa: F401 - re-exported
+    VerificationHandshake,
+    find_handshake,
+)
 from inspector.core.session.record import CapturedRequest
 
 JSON_HEADERS: list[tuple[str, str]] = [("Content-Type", "application/json")]
@@ -181,48 +182,6 @@ def decide(
 
 # -- the provider's URL verification ---------------------------------------------------------
 
-#: A body worth parsing for a challenge: cheap to test on every request.
-_CHALLENGE = re.compile(rb'"challenge"\s*:')
-#: The console's handshake is a few dozen bytes; anything far larger is not one.
-_HANDSHAKE_MAX = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationHandshake:
-    """What the provider's console sent to verify a webhook URL."""
-
-    token: str | None
-    validation_key: str | None
-    challenge: str
-
-
-def find_handshake(query: str, body: bytes) -> VerificationHandshake | None:
-    """The verification handshake in a request: a ``token`` query parameter and a JSON body
-    with a string ``challenge`` (lenient JSON: the provider's example has a trailing comma)."""
-    if len(body) > _HANDSHAKE_MAX or not _CHALLENGE.search(body):
-        return None
-    token = None
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key == "token":
-            token = value
-            break
-    if token is None:
-        return None
-    try:
-        parsed = parse_lenient(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
-    data = parsed.value
-    if not parsed.ok or not isinstance(data, dict):
-        return None
-    challenge = data.get("challenge")
-    if not isinstance(challenge, str):
-        return None
-    validation_key = data.get("validation_key")
-    if not isinstance(validation_key, str):
-        validation_key = None
-    return VerificationHandshake(token, validation_key, challenge)
-
 
 class VerificationAnswer:
     """Echoes the challenge, as the provider's console requires before it accepts a URL."""
@@ -230,16 +189,37 @@ class VerificationAnswer:
     def decide(self, request: CapturedRequest, decoded: DecodedEvent) -> Answer | None:
         if request.method != "POST":
             return None
-        handshake = find_handshake(request.query, request.body)
-        if handshake is None:
-            return None
-        body = orjson.dumps({"challenge": handshake.challenge})
+        if decoded.verification is not None:  # decoded as the handshake already
+            challenge = decoded.verification["challenge"]
+        else:
+            handshake = find_handshake(request.query, request.body)
+            if handshake is None:
+                return None
+            challenge = handshake.challenge
+        body = orjson.dumps({"challenge": challenge})
         return Answer(200, JSON_HEADERS, body, source="verification")
 
 
 def _verification(settings: Any) -> AnswerPolicy | None:
-    enabled = settings.get("enabled", True) if isinstance(settings, Mapping) else bool(settings)
+    """``{"enabled": bool, "key": str}``: ``key`` is the validation key the user typed into
+    the console; a handshake with another key is flagged (see ``inspection``), still answered."""
+    if isinstance(settings, Mapping):
+        key = settings.get("key")
+        if key is not None and not isinstance(key, str):
+            raise ValueError("verification key must be text")
+        enabled = settings.get("enabled", True)
+    else:
+        enabled = bool(settings)
     return VerificationAnswer() if enabled else None
+
+
+def verification_key(config: AnswerConfig | None) -> str | None:
+    """The validation key configured in an answer config's verification settings, if any."""
+    settings = (config or {}).get("verification")
+    if isinstance(settings, Mapping):
+        key = settings.get("key")
+        return key if isinstance(key, str) and key else None
+    return None
 
 
 BUILDERS["verification"] = _verification

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from inspector.core.capture.answers import DEFAULT_CONFIG, AnswerConfig, build_policies
+from inspector.core.capture.inspection import InspectionConfig, check_config
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
@@ -94,13 +95,17 @@ class CaptureEngine:
         shutdown_timeout: float = 5.0,
         print_lines: bool = False,
         answers: AnswerConfig | None = DEFAULT_CONFIG,
+        inspection: InspectionConfig | None = None,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries.
         ``answers``: how answers are chosen after decoding (see :mod:`.answers`); the
-        default echoes the provider's URL verification challenge."""
+        default echoes the provider's URL verification challenge. ``inspection``:
+        authenticity checks and composed templates (see :mod:`.inspection`)."""
         build_policies(answers)  # a bad configuration fails here, in the caller's thread
+        check_config(inspection)
         self._answers = answers
+        self._inspection = inspection
         self.store = store
         self.host = host
         self.port = port
@@ -143,6 +148,13 @@ class CaptureEngine:
                 raise err
             raise ListenError(f"listener could not start: {err}") from err
 
+    def update_answers(self, parts: AnswerConfig) -> None:
+        """Replace some features' parts of the answer settings (``{"rules": ...}``,
+        ``{"verification": ...}``), keeping the others: the window's rules panel and its
+        provider settings each own their part. Callable from any thread."""
+        merged = {**(self._answers or {}), **parts}
+        self.set_answers(merged)
+
     def set_answers(self, answers: AnswerConfig | None) -> None:
         """Change how answers are chosen, from the next request on; callable from any
         thread. Raises ValueError (in the caller's thread) for a configuration the
@@ -163,6 +175,16 @@ class CaptureEngine:
         committer = self._committer
         if committer is not None:
             self.loop.call_soon_threadsafe(committer.reset_rule_hits)
+
+    def set_inspection(self, inspection: InspectionConfig | None) -> None:
+        """Change the authenticity checks and composed templates, from the next request on;
+        callable from any thread. Raises ValueError (in the caller's thread) for settings
+        that cannot be used."""
+        check_config(inspection)
+        self._inspection = inspection
+        committer = self._committer
+        if committer is not None:
+            self.loop.call_soon_threadsafe(committer.set_inspection, inspection)
 
     @property
     def recording_problem(self) -> str | None:
@@ -238,6 +260,7 @@ class CaptureEngine:
             lines=self._print_lines,
             summaries=not self._print_lines,
             answers=self._answers,
+            inspection=self._inspection,
         )
         try:
             await committer.start()

@@ -32,6 +32,10 @@ def format_line(r: RowSummary) -> str:
     if r.summary and r.status_class == "inbound":
         text = r.summary if len(r.summary) <= 40 else r.summary[:39] + "\u2026"
         parts.append(f'"{text}"')
+    if r.attempt > 1:
+        parts.append(f"(retry {r.attempt})")
+    if r.auth_result and r.auth_result != "ok":
+        parts.append(f"[auth {r.auth_result}]")
     if r.response_status >= 400:
         parts.append(f"[{r.response_status}]")
     if r.warning_count:

@@ -44,8 +44,10 @@ from inspector.core.capture.answers import (
     build_policies,
     decide,
 )
+from inspector.core.capture.inspection import InspectionConfig, RequestInspection
 from inspector.core.provider.decoder import DecodedEvent, EventDecoder
 from inspector.core.session.record import CapturedRequest
+from inspector.core.session.retries import RetryIndex
 from inspector.core.session.store import (
     RowSummary,
     SessionStore,
@@ -250,6 +252,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     checkpointer = _Checkpointer(path)
     committer = _Committer(db, chan, _LinePrinter() if lines else None, summaries)
     decoder = EventDecoder()
+    inspection = RequestInspection()
     printer = committer.printer
     policies: list[AnswerPolicy] = []
     #: Hit counts of the policies that count (response rules), kept across configurations.
@@ -272,16 +275,20 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
             committer.lines_go()
             continue
         wire: list[tuple[Any, ...]] | tuple[Any, ...] = pickle.loads(msg)
-        if isinstance(wire, tuple):
-            # ("answers", config, counts or None): the parent checked the config already.
-            # Counts come from the parent at start (what it saw answered) and on a reset;
-            # None carries this writer's own over to the new rules.
+        if isinstance(wire, tuple):  # (kind, config, ...): the parent checked it already
+            if wire[0] == "inspection":
+                inspection.configure(wire[1])
+                continue
+            # ("answers", config, counts or None). Counts come from the parent at start
+            # (what it saw answered) and on a reset; None carries this writer's own over
+            # to the new rules.
             for policy in policies:
                 if hasattr(policy, "counts"):
                     counts = policy.counts()
             if wire[2] is not None:
                 counts = dict(wire[2])
             policies = build_policies(wire[1])
+            inspection.set_answers(wire[1])
             for policy in policies:
                 if hasattr(policy, "set_counts"):
                     policy.set_counts(counts)
@@ -291,13 +298,13 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded = [(r, decode_bounded(decoder, r)) for r in chunk]
+            decoded = [(r, inspection.decode(decoder, r, decode_bounded)) for r in chunk]
             answers: list[tuple[int, tuple[Any, ...]]] = []
-            if policies:
-                for i, (r, d) in enumerate(decoded):
-                    answer = decide(policies, r, d)
-                    if answer is not None:
-                        answers.append((i, answer.to_wire()))
+            for i, (r, d) in enumerate(decoded):
+                answer = decide(policies, r, d) if policies else None
+                if answer is not None:
+                    answers.append((i, answer.to_wire()))
+                inspection.judge(r, d, answer)
             committer.commit(decoded, answers)
     if printer is not None:
         printer.flush()
@@ -366,6 +373,7 @@ class _Committer:
         summaries: bool,
     ) -> None:
         self._db = db
+        self._retries = RetryIndex(db)
         self._chan = chan
         self.printer = printer
         self._summaries = summaries
@@ -395,7 +403,7 @@ class _Committer:
         answered with an error naming the cause, and the next chunk tries again.
         """
         try:
-            rows, texts = commit_batch(self._db, decoded)
+            rows, texts = commit_batch(self._db, decoded, self._retries)
         except Exception as exc:  # noqa: BLE001 - the parent answers 503 for these
             cause = storage_problem(exc)
             if cause is not None:
@@ -461,6 +469,8 @@ class _Committer:
                 self._waiting_since = time.monotonic()
                 return
             self._indexing = failed is None
+            if self._indexing:
+                self._retries.indexed()
             self.waiting = 0
             self._texts = []
             self._text_size = 0
@@ -482,11 +492,15 @@ class ProcessCommitter:
         lines: bool = False,
         summaries: bool = True,
         answers: AnswerConfig | None = None,
+        inspection: InspectionConfig | None = None,
     ) -> None:
-        """``answers``: how the writer chooses answers (see :mod:`.answers`); checked here,
-        so a bad configuration fails at start, not in the writer."""
+        """``answers``: how the writer chooses answers (see :mod:`.answers`); ``inspection``:
+        authenticity checks and composed templates (see :mod:`.inspection`); both checked
+        here, so a bad configuration fails at start, not in the writer."""
         build_policies(answers)
+        RequestInspection(inspection)
         self._answers = dict(answers or {})
+        self._inspection = dict(inspection or {})
         self._store = store
         self._lines = lines
         self._summaries = summaries
@@ -555,6 +569,8 @@ class ProcessCommitter:
         if first != _READY:
             await self._reap()
             raise WriterError(str(pickle.loads(first)[1]))
+        if self._inspection:
+            self._send(pickle.dumps(("inspection", self._inspection)))
         if self._answers:
             self._send(pickle.dumps(("answers", self._answers, self.rule_hits())))
         self._task = asyncio.get_running_loop().create_task(self._recv_loop())
@@ -579,6 +595,14 @@ class ProcessCommitter:
         self._uncounted = len(self._inflight)
         if self._dead is None and not self._restarting and self._writer is not None:
             self._send(pickle.dumps(("answers", self._answers, {})))
+
+    def set_inspection(self, inspection: InspectionConfig | None) -> None:
+        """Change the authenticity checks and composed templates, from the next request on
+        (raises ValueError for a configuration they refuse, leaving the current one)."""
+        RequestInspection(inspection)
+        self._inspection = dict(inspection or {})
+        if self._dead is None and not self._restarting and self._writer is not None:
+            self._send(pickle.dumps(("inspection", self._inspection)))
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
         fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()

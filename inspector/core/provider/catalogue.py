@@ -1,4 +1,5 @@
-"""The provider's event catalogue: the 15 event names the decoder can assign."""
+"""The provider's event catalogue: the 15 event names of its Events page, and its console's
+URL verification."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ class EventInfo:
     description: str
 
 
-PRODUCTS: tuple[str, ...] = ("sms", "whatsapp", "rcs", "voice", "viber", "vmn", "contacts")
+PRODUCTS: tuple[str, ...] = (
+    "sms",
+    "whatsapp",
+    "rcs",
+    "voice",
+    "viber",
+    "vmn",
+    "contacts",
+    "webhook",
+)
 
 PRODUCT_LABELS: dict[str, str] = {
     "sms": "SMS",
@@ -22,6 +32,7 @@ PRODUCT_LABELS: dict[str, str] = {
     "viber": "Viber",
     "vmn": "Interact",
     "contacts": "Contacts",
+    "webhook": "Webhook",
 }
 
 _OPT_OUT = "Acknowledgment of opting out from any number."
@@ -61,6 +72,13 @@ EVENTS: tuple[EventInfo, ...] = (
         "contacts:subscriber:subscription",
         "contacts",
         "For receiving Contacts creation and updation Event payload.",
+    ),
+    # Not on the provider's Events page: its console's check of a new webhook URL (the
+    # handshake on its webhook pages), answered with the challenge it carries.
+    EventInfo(
+        "webhook:verification",
+        "webhook",
+        "URL verification: the console checks a new webhook URL and expects its challenge back.",
     ),
 )
 

@@ -28,32 +28,13 @@ from inspector.core.provider.models import (
     Unsubscription,
     VoiceCallRecord,
 )
+from inspector.core.provider.status_table import sms_status_classes
 
 #: Path words that tell the five identical opt-out events apart.
 _PATH_HINT = re.compile(r"(?<![a-z])(sms|whatsapp|rcs|voice|viber)(?![a-z])")
 
-_SMS_STATUS: dict[str, str] = {
-    "DELIVRD": "success",
-    "DELIVERED": "success",
-    "ACCEPTD": "pending",
-    "ACCEPTED": "pending",
-    "ENROUTE": "pending",
-    "SUBMITTED": "pending",
-    "SUBMITD": "pending",
-    "PENDING": "pending",
-    "BUFFERED": "pending",
-    "SENT": "pending",
-    "UNDELIV": "failure",
-    "UNDELIVERED": "failure",
-    "EXPIRED": "failure",
-    "REJECTD": "failure",
-    "REJECTED": "failure",
-    "FAILED": "failure",
-    "DELETED": "failure",
-    "NCPR": "failure",
-    "DND": "failure",
-    "UNKNOWN": "unknown",
-}
+#: Every SMS delivery status the provider documents, by code (see ``status_table``).
+_SMS_STATUS: dict[str, str] = sms_status_classes()
 
 _MESSAGE_STATUS: dict[str, str] = {
     "sent": "pending",
@@ -142,6 +123,10 @@ class DecodedEvent:
     to: str = ""
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Authenticity checks' results, ``(check, result, detail)`` (see ``authenticity``).
+    auth: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The URL verification handshake's record (see ``verification``), or None.
+    verification: dict[str, Any] | None = None
 
 
 def header_value(headers: Sequence[tuple[str, str]], name: str) -> str | None:

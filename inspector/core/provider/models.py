@@ -37,6 +37,19 @@ class SmsDeliveryReport(ProviderModel):
     submit_time: str | None = None
     cid: str | None = None
     custom: str | None = None
+    # Documented on the provider's SMS webhook page, not on its Events page (delivery.md, 4):
+    # the three times again as unix seconds, more reference fields, and where the number is.
+    deliv_at: str | None = None
+    sent_at: str | None = None
+    submit_at: str | None = None
+    custom1: str | None = None
+    custom2: str | None = None
+    location: str | None = None
+    region: str | None = None
+    provider: str | None = None
+    location_code: str | None = None
+    region_code: str | None = None
+    provider_code: str | None = None
 
     expected = ("id", "mobile", "status", "deliv_time", "sent_time", "submit_time")
 

@@ -31,6 +31,7 @@ from inspector.core.provider.catalogue import (
     UNSUBSCRIPTION,
 )
 from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.provider.status_table import SMS_STATUSES
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import (
     FTS_TEXT_LIMIT,
@@ -53,6 +54,22 @@ FIELDS: dict[str, str] = {
     "path": "URL path starts with: path:/sms",
     "has": "has:warning, has:tunnel, has:event (decoded), has:body",
     "rule": "response rule that answered it: rule:NAME (rule:verification for the echoed challenge)",
+    "auth": "authenticity checks: auth:ok, auth:failed, auth:missing, auth:none (nothing checked)",
+    "is": "is:retry (a re-delivery of an earlier request), is:first",
+}
+
+AUTH_VALUES: dict[str, str] = {
+    "ok": "auth_result = 'ok'",
+    "failed": "auth_result = 'failed'",
+    "fail": "auth_result = 'failed'",
+    "missing": "auth_result = 'missing'",
+    "none": "auth_result = ''",
+}
+
+IS_VALUES: dict[str, str] = {
+    "retry": "attempt > 1",
+    "retried": "attempt > 1",
+    "first": "attempt = 1",
 }
 
 HAS_VALUES: dict[str, str] = {
@@ -70,16 +87,15 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "class": STATUS_CLASSES,
     "method": ("GET", "POST", "PUT", "PATCH", "DELETE"),
     "has": ("warning", "tunnel", "event", "body"),
+    "auth": ("ok", "failed", "missing", "none"),
+    "is": ("retry", "first"),
     "status": (
         "delivered",
         "read",
         "sent",
         "failed",
         "deleted",
-        "DELIVRD",
-        "UNDELIV",
-        "EXPIRED",
-        "REJECTD",
+        *(code for code in SMS_STATUSES if code != "FAILED"),
         "ANSWER",
     ),
 }
@@ -102,6 +118,8 @@ SORTABLE: frozenset[str] = frozenset(
         "body_size",
         "warning_count",
         "response_status",
+        "auth_result",
+        "attempt",
     }
 )
 
@@ -120,6 +138,8 @@ from:X to:X id:X   starts with X (from:9190); *X matches anywhere (to:*1234)
 method:X path:X    method:POST, path:/sms (path prefix)
 has:X              has:warning, has:tunnel, has:event, has:body
 rule:NAME          answered by that response rule (rule:verification: the echoed challenge)
+auth:X             auth:ok, auth:failed, auth:missing, auth:none (secret/signature checks)
+is:retry           re-deliveries of an earlier request (is:first: first deliveries)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -342,6 +362,8 @@ def _example(name: str) -> str:
         "path": "path:/sms",
         "has": "has:warning",
         "rule": "rule:wa-status-fails-twice",
+        "auth": "auth:failed",
+        "is": "is:retry",
     }
     return examples[name]
 
@@ -565,6 +587,15 @@ class _Compiler:
                 raise QueryError(
                     f"has:{value} is not known (has:warning, has:tunnel, has:event, has:body)", pos
                 )
+            return f"({cond})"
+        if name in ("auth", "is"):
+            table = AUTH_VALUES if name == "auth" else IS_VALUES
+            cond = table.get(value.lower())
+            if cond is None:
+                known = "auth:ok, auth:failed, auth:missing, auth:none" if name == "auth" else (
+                    "is:retry, is:first"
+                )
+                raise QueryError(f"{name}:{value} is not known ({known})", pos)
             return f"({cond})"
         column = {"from": "from_addr", "to": "to_addr", "id": "message_id", "path": "path"}[name]
         if value.startswith("*") and name != "path":

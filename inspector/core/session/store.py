@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,9 +23,17 @@ from typing import Any, NamedTuple
 import orjson
 import platformdirs
 
+from inspector.core.provider.authenticity import overall
 from inspector.core.provider.decoder import DecodedEvent
 from inspector.core.provider.warning_limits import bound_warnings
 from inspector.core.session.record import CapturedRequest
+from inspector.core.session.retries import (
+    BY_BODY_SCHEMA,
+    COPY_BY_BODY,
+    FIRST,
+    RetryIndex,
+    retry_key,
+)
 
 APPLICATION_ID = 0x57484B49  # "WHKI": marks the file as ours
 SESSION_SUFFIX = ".whsession"
@@ -154,6 +162,15 @@ _UPGRADES: tuple[str, ...] = (
     """ALTER TABLE requests ADD COLUMN answer_source TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN answer_delay_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN answer_action TEXT NOT NULL DEFAULT '';""",
+    # Connecting the real provider: authenticity checks, re-deliveries, URL verification.
+    """ALTER TABLE requests ADD COLUMN auth_result TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN auth TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE requests ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE requests ADD COLUMN first_id INTEGER;
+ALTER TABLE requests ADD COLUMN body_hash BLOB;
+ALTER TABLE requests ADD COLUMN verification TEXT;
+"""
+    + BY_BODY_SCHEMA,
 )
 
 SCHEMA_VERSION = 2 + len(_UPGRADES)
@@ -189,12 +206,27 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "via_tunnel",
     "client_addr",
     "remote",
+    "auth_result",
+    "attempt",
 )
 
+#: Stored with the summary columns, not part of a summary.
+_DETAIL_COLUMNS = (
+    "http_version",
+    "declared_size",
+    "content_type",
+    "warnings",
+    "auth",
+    "first_id",
+    "body_hash",
+    "verification",
+    "answer_source",
+    "answer_delay_ms",
+    "answer_action",
+)
 _INSERT_REQUEST = (
-    f"INSERT INTO requests ({', '.join(SUMMARY_COLUMNS)}, http_version, declared_size, "
-    "content_type, warnings, answer_source, answer_delay_ms, answer_action) "
-    f"VALUES ({', '.join('?' for _ in range(len(SUMMARY_COLUMNS) + 7))})"
+    f"INSERT INTO requests ({', '.join(SUMMARY_COLUMNS + _DETAIL_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in range(len(SUMMARY_COLUMNS) + len(_DETAIL_COLUMNS)))})"
 )
 _INSERT_DATA = (
     "INSERT INTO request_data (id, headers, body, response_headers, response_body) "
@@ -229,10 +261,14 @@ class RowSummary(NamedTuple):
     via_tunnel: bool
     client_addr: str
     remote: str
+    #: Authenticity verdict: ``ok``, ``failed``, ``missing`` or ``""`` (nothing configured).
+    auth_result: str = ""
+    #: 1 for a first delivery, 2, 3... for the provider's re-deliveries of it.
+    attempt: int = 1
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> RowSummary:
-        return cls._make((*row[:17], bool(row[17]), row[18], row[19]))
+        return cls._make((*row[:17], bool(row[17]), *row[18:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +288,12 @@ class StoredRequest:
     answer_source: str = ""
     answer_delay_ms: int = 0
     answer_action: str = ""
+    #: Authenticity checks, ``(check, result, detail)`` each (empty: nothing configured).
+    auth: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The first delivery's row id when this is a re-delivery.
+    first_id: int | None = None
+    #: The URL verification record, when the row is the provider's handshake.
+    verification: dict[str, Any] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.summary, name)
@@ -299,12 +341,16 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
 
 
 def commit_batch(
-    conn: sqlite3.Connection, batch: Sequence[tuple[CapturedRequest, DecodedEvent]]
+    conn: sqlite3.Connection,
+    batch: Sequence[tuple[CapturedRequest, DecodedEvent]],
+    retries: RetryIndex | None = None,
 ) -> tuple[list[RowSummary], list[tuple[int, str]]]:
     """Insert decoded requests in one committed transaction.
 
     Returns their summaries and the body texts for the full-text index; indexing is
     left to :func:`index_rows` so it stays out of the path that acknowledges requests.
+    ``retries``: the session's re-delivery index (see ``retries``); without one every row
+    is a first attempt.
     """
     summaries: list[RowSummary] = []
     request_rows: list[tuple[Any, ...]] = []
@@ -318,6 +364,8 @@ def commit_batch(
             warnings = bound_warnings(
                 req.capture_warnings + dec.warnings if req.capture_warnings else dec.warnings
             )
+            key = retry_key(req.method, req.path, req.query, req.body)
+            attempt = retries.note(key, rid) if retries is not None else FIRST
             summary = RowSummary(
                 rid,
                 req.seq,
@@ -339,6 +387,8 @@ def commit_batch(
                 req.via_tunnel,
                 req.client_addr,
                 req.remote,
+                overall(dec.auth),
+                attempt.number,
             )
             summaries.append(summary)
             request_rows.append(
@@ -347,10 +397,16 @@ def commit_batch(
                     int(req.via_tunnel),
                     req.client_addr,
                     req.remote,
+                    summary.auth_result,
+                    attempt.number,
                     req.http_version,
                     req.declared_size,
                     req.content_type,
                     orjson.dumps(warnings).decode() if warnings else "[]",
+                    orjson.dumps(dec.auth).decode() if dec.auth else "[]",
+                    attempt.first_id,
+                    key,
+                    orjson.dumps(dec.verification).decode() if dec.verification else None,
                     req.answer_source,
                     req.answer_delay_ms,
                     req.answer_action,
@@ -373,7 +429,11 @@ def commit_batch(
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
+        if retries is not None:
+            retries.rolled_back()
         raise
+    if retries is not None:
+        retries.committed()
     return summaries, texts
 
 
@@ -487,6 +547,7 @@ def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, s
         if upto > done:
             for sql in _copy_keys("?", "?"):
                 conn.execute(sql, (done, upto))
+            conn.execute(COPY_BY_BODY, (done, upto))
             conn.executemany("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", texts)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_upto'", (str(upto),))
         conn.execute("COMMIT")
@@ -521,6 +582,8 @@ class SessionStore:
         self._write_lock = threading.Lock()
         self._conn = self._open()
         self._next_seq = self._query_next_seq()
+        #: Made on the first :meth:`append` (the capture engine commits in its writer).
+        self._retries: RetryIndex | None = None
 
     # -- opening ---------------------------------------------------------------
 
@@ -615,9 +678,12 @@ class SessionStore:
         in-process path for tools and tests that fill a session directly.
         """
         with self._write_lock:
-            summaries, texts = commit_batch(self._conn, batch)
+            if self._retries is None:
+                self._retries = RetryIndex(self._conn)
+            summaries, texts = commit_batch(self._conn, batch, self._retries)
             if summaries:
                 index_rows(self._conn, summaries[-1].id, texts)
+                self._retries.indexed()
         self.notify(summaries)
         return summaries
 
@@ -652,30 +718,44 @@ class SessionStore:
 
 
 _DATA_COLUMNS = ("headers", "body", "response_headers", "response_body")
-_ANSWER_COLUMNS = "r.answer_source, r.answer_delay_ms, r.answer_action"
-_SELECT_FULL = (
-    f"SELECT {', '.join('r.' + c for c in SUMMARY_COLUMNS)}, r.http_version, r.declared_size, "
-    f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)}, "
-    f"{_ANSWER_COLUMNS} "
-    "FROM requests r LEFT JOIN request_data d ON d.id = r.id"
+#: Columns a schema-2 session (read without upgrading it, e.g. by ``export``) lacks, and
+#: the values that stand for them: what an upgraded row of that age holds.
+_LATER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("auth_result", "''"),
+    ("attempt", "1"),
+    ("auth", "'[]'"),
+    ("first_id", "NULL"),
+    ("verification", "NULL"),
+    ("answer_source", "''"),
+    ("answer_delay_ms", "0"),
+    ("answer_action", "''"),
 )
-#: The same for a session opened read-only before its upgrade (``open_existing``): no
-#: answer columns yet, so their defaults.
-_SELECT_FULL_OLD = _SELECT_FULL.replace(_ANSWER_COLUMNS, "'', 0, ''")
 
 
 def _select_full(conn: sqlite3.Connection) -> str:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
-    return _SELECT_FULL if "answer_source" in columns else _SELECT_FULL_OLD
+    have = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    later = {name: (f"r.{name}" if name in have else default) for name, default in _LATER_COLUMNS}
+    summary = [
+        later[c] if c in later else f"r.{c}" for c in SUMMARY_COLUMNS
+    ]
+    return (
+        f"SELECT {', '.join(summary)}, r.http_version, r.declared_size, "
+        f"r.content_type, r.warnings, {', '.join('d.' + c for c in _DATA_COLUMNS)}, "
+        f"{later['auth']}, {later['first_id']}, {later['verification']}, "
+        f"{later['answer_source']}, {later['answer_delay_ms']}, {later['answer_action']} "
+        "FROM requests r LEFT JOIN request_data d ON d.id = r.id"
+    )
+
+
 _N_SUMMARY = len(SUMMARY_COLUMNS)
 
 
 def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
     summary = RowSummary.from_row(row[:_N_SUMMARY])
-    (http_version, declared, ctype, warnings, headers, body, resp_headers, resp_body) = row[
-        _N_SUMMARY : _N_SUMMARY + 8
-    ]
-    source, delay_ms, action = row[_N_SUMMARY + 8 :]
+    (
+        http_version, declared, ctype, warnings, headers, body, resp_headers, resp_body,
+        auth, first_id, verification, source, delay_ms, action,
+    ) = row[_N_SUMMARY:]  # fmt: skip
     return StoredRequest(
         summary=summary,
         http_version=http_version,
@@ -686,6 +766,9 @@ def _stored_from_row(row: Sequence[Any]) -> StoredRequest:
         response_headers=[(k, v) for k, v in json.loads(resp_headers or "[]")],
         response_body=bytes(resp_body or b""),
         warnings=list(json.loads(warnings)),
+        auth=[(c, r, d) for c, r, d in json.loads(auth or "[]")],
+        first_id=first_id,
+        verification=json.loads(verification) if verification else None,
         answer_source=source,
         answer_delay_ms=delay_ms,
         answer_action=action,

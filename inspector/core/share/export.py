@@ -40,6 +40,18 @@ def request_to_json(req: StoredRequest) -> dict[str, Any]:
         "from": s.from_addr,
         "to": s.to_addr,
         "warnings": req.warnings,
+        **provider_keys(req),
+    }
+
+
+def provider_keys(req: StoredRequest) -> dict[str, Any]:
+    """``auth``, ``attempt``, ``first_id``, ``verification``: what the capture-time checks
+    found. Results and labels only: the secrets and keys themselves are never stored."""
+    return {
+        "auth": [{"check": c, "result": r, "detail": d} for c, r, d in req.auth],
+        "attempt": req.summary.attempt,
+        "first_id": req.first_id,
+        "verification": req.verification,
     }
 
 

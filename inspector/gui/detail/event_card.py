@@ -8,6 +8,7 @@ from hard-coded rich text, so the card follows the system's light/dark switch.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,14 @@ from PySide6.QtWidgets import (
 from inspector.core.capture.answers import describe_answer
 from inspector.core.provider.catalogue import PRODUCT_LABELS, describe
 from inspector.core.provider.warning_limits import bound_warnings
+from inspector.core.session.findings import (
+    auth_lines,
+    dlr_extras,
+    meaning,
+    retry_sentence,
+    verdict_sentence,
+    verification_sentence,
+)
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.session.timeline import describe_delays, extract_timestamps
@@ -96,13 +105,20 @@ class EventCard(QScrollArea):
         for key, caption in (
             ("product", "Product"),
             ("status", "Status"),
+            ("meaning", "Meaning"),
             ("message_id", "Message id"),
             ("from", "From"),
             ("to", "To"),
             ("summary", "Summary"),
+            ("carrier", "Carrier"),
+            ("unix_times", "Unix times"),
+            ("verification", "Verification"),
+            ("auth", "Authenticity"),
+            ("attempt", "Re-delivery"),
             ("received", "Received"),
             ("request", "Request"),
             ("response", "Answered"),
+            ("verdict", "Provider"),
             ("source", "Source"),
         ):
             value = _label()
@@ -142,8 +158,15 @@ class EventCard(QScrollArea):
     def value_text(self, key: str) -> str:
         return self._values[key].text()
 
-    def set_request(self, request: StoredRequest, parsed: Any, parsed_ok: bool) -> None:
-        """Fill the card; ``parsed`` is the body's JSON when ``parsed_ok``."""
+    def set_request(
+        self,
+        request: StoredRequest,
+        parsed: Any,
+        parsed_ok: bool,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
+        """Fill the card; ``parsed`` is the body's JSON when ``parsed_ok``; ``conn`` reads
+        the session for what a re-delivery's earlier attempt was answered."""
         s = request.summary
         self.title.setText(s.event or "Not a recognised provider event")
         description = describe(s.event) if s.event else ""
@@ -179,8 +202,19 @@ class EventCard(QScrollArea):
         via = "ngrok tunnel" if s.via_tunnel else "direct"
         client = s.client_addr or s.remote
         self._set("source", f"{client} ({via})" if client else via)
+        status_meaning = meaning(request)
+        self._set("meaning", status_meaning)
+        if status_meaning:  # the table's words, never the payload's: safe as a tooltip
+            self.pill.setToolTip(f"Status class: {class_label}. Meaning: {status_meaning}")
+        carrier, unix_times, time_problems = dlr_extras(request, parsed if parsed_ok else None)
+        self._set("carrier", carrier)
+        self._set("unix_times", "\n".join(unix_times))
+        self._set("verification", verification_sentence(request))
+        self._set("auth", "\n".join(auth_lines(request)))
+        self._set("attempt", retry_sentence(conn, request))
+        self._set("verdict", verdict_sentence(request))
         self._fill_times(parsed if parsed_ok else None)
-        self._fill_warnings(request.warnings)
+        self._fill_warnings(request.warnings + time_problems)
 
     def _set(self, key: str, text: str) -> None:
         label = self._values[key]

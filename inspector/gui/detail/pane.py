@@ -549,7 +549,7 @@ class DetailPane(QWidget):
         self._request_id = request_id
         self._message_id = request.summary.message_id
         value, parsed, note = parse_body(request)
-        self.event_card.set_request(request, value, parsed is not None and parsed.ok)
+        self.event_card.set_request(request, value, parsed is not None and parsed.ok, conn)
         if parsed is not None and parsed.ok:
             self.json_tab.set_document(value, note)
         else:
