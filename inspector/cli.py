@@ -17,7 +17,7 @@ from pathlib import Path
 
 from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
-from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import DEFAULT_MAX_BODY, SizeError, parse_size
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -39,21 +39,10 @@ EXIT_TUNNEL = 3
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
-    mult = 1
-    if t and t[-1] in units:
-        mult = units[t[-1]]
-        t = t[:-1]
     try:
-        value = int(float(t) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a size: {text!r} (e.g. 26214400, 25M, 512K)"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("size must be positive")
-    return value
+        return parse_size(text)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -77,7 +66,8 @@ def _add_listen_options(p: argparse.ArgumentParser) -> None:
         type=_size,
         default=DEFAULT_MAX_BODY,
         metavar="BYTES",
-        help="largest body stored; larger gets 413 and is still recorded (default 25M)",
+        help="largest body stored, e.g. 512K, 25M, at most 1G; larger gets 413 and is still "
+        "recorded (default 25M)",
     )
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from inspector.core.capture.engine import CaptureEngine, ListenError
-from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import DEFAULT_MAX_BODY
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 

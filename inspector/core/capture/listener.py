@@ -10,10 +10,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from inspector.core.capture.limits import DEFAULT_MAX_BODY
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
-DEFAULT_MAX_BODY = 25 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0
 
 ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
