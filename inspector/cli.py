@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.limits import DEFAULT_MAX_BODY, SizeError, parse_size
+from inspector.core.capture.terminal import TerminalSafeFormatter
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -102,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Warnings and errors on stderr may quote request data: escape it (see terminal.py).
+    log_handler = logging.StreamHandler()
+    log_handler.setLevel(logging.WARNING)
+    log_handler.setFormatter(TerminalSafeFormatter("webhook-inspector: %(message)s"))
+    logging.getLogger().addHandler(log_handler)
     try:
         if args.command == "capture":
             return cmd_capture(args)
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    finally:
+        logging.getLogger().removeHandler(log_handler)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:

@@ -1,11 +1,26 @@
-"""One line of text per captured request, as ``capture`` prints them."""
+"""One line of text per captured request, as ``capture`` prints them.
+
+Fixed-width columns (time, method, path, event, status, party), each cut with an ellipsis
+when longer, so that lines stay aligned whatever a request carries; every field that comes
+from a request is made inert first (see :mod:`inspector.core.capture.terminal`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
 
+from inspector.core.capture.terminal import terminal_safe
+from inspector.core.provider.catalogue import EVENTS
 from inspector.core.session.store import RowSummary
+
+_METHOD = 7  # OPTIONS
+_PATH = 16
+#: The longest name in the provider's catalogue (contacts:subscriber:subscription).
+_EVENT = max(len(e.name) for e in EVENTS)
+_STATUS = 12
+_PARTY = 16
+_TEXT = 40
 
 
 @lru_cache(maxsize=4)
@@ -14,26 +29,28 @@ def _clock(second: int) -> str:
     return datetime.fromtimestamp(second).strftime("%H:%M:%S")
 
 
+def _cut(text: str, width: int) -> str:
+    text = terminal_safe(text)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
 def format_line(r: RowSummary) -> str:
     second, us = divmod(r.received_us, 1_000_000)
-    t = f"{_clock(second)}.{us // 1000:03d}"
     path = r.path + (f"?{r.query}" if r.query and r.method == "GET" else "")
-    if len(path) > 24:
-        path = path[:23] + "\u2026"
-    status = r.status if r.status and len(r.status) <= 12 else r.status_class
+    status = r.status if r.status and len(r.status) <= _STATUS else r.status_class
     party = r.from_addr if r.status_class == "inbound" else (r.to_addr or r.from_addr)
     parts = [
-        t,
-        f"{r.method:<6} {path:<10}",
-        f"{r.event or '-':<24}",
-        f"{status:<8}",
-        party,
+        f"{_clock(second)}.{us // 1000:03d}",
+        f"{_cut(r.method, _METHOD):<{_METHOD}}",
+        f"{_cut(path, _PATH):<{_PATH}}",
+        f"{_cut(r.event or '-', _EVENT):<{_EVENT}}",
+        f"{_cut(status, _STATUS):<{_STATUS}}",
+        f"{_cut(party, _PARTY):<{_PARTY}}",
     ]
     if r.summary and r.status_class == "inbound":
-        text = r.summary if len(r.summary) <= 40 else r.summary[:39] + "\u2026"
-        parts.append(f'"{text}"')
+        parts.append(f'"{_cut(r.summary, _TEXT)}"')
     if r.response_status >= 400:
         parts.append(f"[{r.response_status}]")
     if r.warning_count:
         parts.append(f"({r.warning_count} warning{'s' if r.warning_count > 1 else ''})")
-    return "  ".join(p for p in parts if p)
+    return "  ".join(parts).rstrip()
