@@ -162,9 +162,10 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
     try:
         engine.start()
     except ListenError:
-        store.close()
+        store.close(remove_if_empty=True)  # a failed start leaves no empty session behind
         raise
     tunnel: TunnelManager | None = None
+    started = False
     try:
         print(f"Listening on {engine.url}", flush=True)
         if args.tunnel:
@@ -175,6 +176,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
                     return 130
                 return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        started = True
         engine.start_printing()
         while not stop.wait(0.5):
             pass
@@ -183,7 +185,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
             tunnel.stop()
         engine.stop()
         count = store.count()
-        store.close()
+        store.close(remove_if_empty=not started)
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
     return 0
 

@@ -97,7 +97,7 @@ def run_window(args: argparse.Namespace) -> int:
     try:
         engine.start()
     except ListenError as exc:
-        store.close()
+        store.close(remove_if_empty=True)  # a failed start leaves no empty session behind
         return fail(str(exc))
     remember_session(store.path)
     window = MainWindow(
