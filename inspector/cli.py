@@ -18,7 +18,13 @@ from pathlib import Path
 
 from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
-from inspector.core.capture.limits import DEFAULT_MAX_BODY, SizeError, parse_size
+from inspector.core.capture.limits import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_BYTES,
+    MAX_MAX_HEADER_BYTES,
+    SizeError,
+    parse_size,
+)
 from inspector.core.capture.terminal import TerminalSafeFormatter
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
@@ -47,6 +53,13 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _header_size(text: str) -> int:
+    try:
+        return parse_size(text, maximum=MAX_MAX_HEADER_BYTES)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -70,6 +83,14 @@ def _add_listen_options(p: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="largest body stored, e.g. 512K, 25M, at most 1G; larger gets 413 and is still "
         "recorded (default 25M)",
+    )
+    p.add_argument(
+        "--max-header-size",
+        type=_header_size,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help="largest total of a request's header lines, at most 64M; larger gets 431 and is "
+        "still recorded (default 1M)",
     )
 
 
@@ -156,6 +177,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         host=args.host,
         port=args.port,
         max_body=args.max_body,
+        max_header_bytes=args.max_header_size,
         client_address=tunnel_client_address,
         print_lines=True,
     )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from inspector.core.capture.engine import CaptureEngine, ListenError
-from inspector.core.capture.limits import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER_BYTES
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 
@@ -92,6 +92,7 @@ def run_window(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
+        max_header_bytes=getattr(args, "max_header_size", DEFAULT_MAX_HEADER_BYTES),
         client_address=tunnel_client_address,
     )
     try:

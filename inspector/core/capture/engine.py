@@ -15,8 +15,10 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.web_protocol import RequestHandler
 
+from inspector.core.capture.limits import DEFAULT_MAX_HEADER_BYTES, human_size
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
@@ -30,17 +32,82 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 #: aiohttp refuses requests past its default parser limits (128 headers, 8 KiB fields)
-#: before any handler runs; ours must see them all.
+#: before any handler runs; ours must see them all. Their total is bounded apart, by
+#: :class:`_HeadLimit` (``max_header_bytes``).
 _MAX_HEADERS = 10_000
 _MAX_FIELD = 1 << 20
+#: How much of a refused head is kept to record what is known (request line, headers).
+_HEAD_KEPT = 64 << 10
 #: Idle keep-alive connections close after 75 s (aiohttp's default is an hour), so a
 #: public URL cannot be used to pile up idle sockets.
 _KEEPALIVE = 75.0
 
 
+class HeaderFlood(BadHttpMessage):
+    """A request's header lines passed ``max_header_bytes`` before they ended."""
+
+    def __init__(self, limit: int, received: int, head: bytes) -> None:
+        super().__init__(f"request headers passed the {human_size(limit)} limit")
+        self.limit = limit
+        self.received = received
+        self.head = head
+
+
+class _HeadLimit:
+    """Wraps a connection's HTTP parser and bounds the bytes of each request's head.
+
+    aiohttp bounds each header line and the number of headers, but not their total:
+    10,000 headers of 1 MiB each were accepted and cost gigabytes. The head is counted
+    before the parser sees it (from the end of the previous message's body to the blank
+    line that ends the head), so the parser never holds more than the limit.
+    """
+
+    def __init__(self, parser: Any, limit: int) -> None:
+        self._parser = parser
+        self._limit = limit
+        self._size = 0
+        self._kept = bytearray()
+        self._last = b""  # the end of the previous chunk: a blank line may straddle two
+        self._body: Any = None  # the payload of the message being received
+        self._flooded = False
+
+    def feed_data(self, data: bytes) -> Any:
+        if self._flooded:
+            return [], False, b""  # the connection is being closed; drop the rest
+        if self._body is None or self._body.is_eof():
+            window = self._last + data
+            end = window.find(b"\r\n\r\n")
+            size = len(data) if end < 0 else max(0, end + 4 - len(self._last))
+            self._size += size
+            if len(self._kept) < _HEAD_KEPT:
+                self._kept += data[: _HEAD_KEPT - len(self._kept)]
+            if self._size > self._limit:
+                self._flooded = True
+                raise HeaderFlood(self._limit, self._size, bytes(self._kept))
+            if end < 0:
+                self._last = window[-3:]
+            else:
+                self._size, self._kept, self._last = 0, bytearray(), b""
+        result = self._parser.feed_data(data)
+        if result[0]:
+            self._body = result[0][-1][1]
+            self._size, self._kept, self._last = 0, bytearray(), b""
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
 class _RecordingRequestHandler(RequestHandler):
     """aiohttp's connection handler, except that requests its parser refuses are recorded
     (with the reason) instead of being logged as a traceback and forgotten."""
+
+    def __init__(self, manager: web.Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        listener: CaptureListener | None = getattr(manager, "capture_listener", None)
+        if listener is not None:
+            # Duck-typed: the wrapper forwards everything but feed_data to the parser.
+            self._parser = _HeadLimit(self._parser, listener.max_header_bytes)  # type: ignore[assignment]
 
     def handle_error(
         self,
@@ -52,6 +119,12 @@ class _RecordingRequestHandler(RequestHandler):
         listener: CaptureListener | None = getattr(self._manager, "capture_listener", None)
         if listener is None:
             return super().handle_error(request, status, exc, message)
+        if isinstance(exc, HeaderFlood):
+            body = listener.record_header_flood(request, exc.limit, exc.received, exc.head)
+            log.info("refused a request from %s: headers over the limit", request.remote)
+            resp = web.Response(status=431, body=body, content_type="application/json")
+            resp.force_close()
+            return resp
         problem = message or (str(exc) if exc is not None else "") or f"HTTP {status}"
         problem = " ".join(problem.split())
         listener.record_refused(request, status, problem)
@@ -87,6 +160,7 @@ class CaptureEngine:
         host: str = "127.0.0.1",
         port: int = 0,
         max_body: int = DEFAULT_MAX_BODY,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         client_address: ClientAddressFn | None = None,
         shutdown_timeout: float = 5.0,
@@ -98,6 +172,7 @@ class CaptureEngine:
         self.host = host
         self.port = port
         self.max_body = max_body
+        self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
         self._client_address = client_address
         self._shutdown_timeout = shutdown_timeout
@@ -208,6 +283,7 @@ class CaptureEngine:
             self.store,
             self._committer,
             max_body=self.max_body,
+            max_header_bytes=self.max_header_bytes,
             body_timeout=self.body_timeout,
             client_address=self._client_address,
         )

@@ -29,10 +29,21 @@ DEFAULT_MAX_INFLIGHT_REQUESTS = 10_000
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _SIZE = re.compile(r"([0-9]+)([kmg](?:ib)?)?", re.IGNORECASE)
 
-SIZE_SYNTAX = (
-    "a whole number of bytes, optionally followed by K, M or G (binary: K = 1024), "
-    "e.g. 512K or 25M; at least 1, at most 1G"
-)
+#: The largest ``--max-header-size``: far past any real request, still bounded.
+MAX_MAX_HEADER_BYTES = 64 << 20
+
+
+def size_syntax(maximum: int) -> str:
+    """What a size may be written as, for messages and ``--help``."""
+    most = next(
+        f"{maximum >> shift}{unit}"
+        for shift, unit in ((30, "G"), (20, "M"), (10, "K"), (0, ""))
+        if maximum >> shift and not maximum & ((1 << shift) - 1)
+    )
+    return (
+        "a whole number of bytes, optionally followed by K, M or G (binary: K = 1024), "
+        f"e.g. 512K or 25M; at least 1, at most {most}"
+    )
 
 
 class SizeError(ValueError):
@@ -45,15 +56,26 @@ def parse_size(text: str, *, maximum: int = MAX_MAX_BODY) -> int:
     Strict on purpose: ``0.5``, ``1e400``, ``inf`` or ``25MB`` (decimal or binary?) would
     otherwise become a surprising limit, or a traceback.
     """
+    syntax = size_syntax(maximum)
     m = _SIZE.fullmatch(text.strip())
     if m is None:
-        raise SizeError(f"not a size: {text!r}; use {SIZE_SYNTAX}")
+        raise SizeError(f"not a size: {text!r}; use {syntax}")
     digits, unit = m.groups()
     if len(digits) > 12:  # no int() of a thousand digits
-        raise SizeError(f"size {text!r} is too large; use {SIZE_SYNTAX}")
+        raise SizeError(f"size {text!r} is too large; use {syntax}")
     value = int(digits) * _UNITS[(unit or "")[:1].lower()]
     if value < 1:
-        raise SizeError(f"size must be at least 1 byte, not {text!r}; use {SIZE_SYNTAX}")
+        raise SizeError(f"size must be at least 1 byte, not {text!r}; use {syntax}")
     if value > maximum:
-        raise SizeError(f"size {text!r} is over the maximum; use {SIZE_SYNTAX}")
+        raise SizeError(f"size {text!r} is over the maximum; use {syntax}")
     return value
+
+
+def human_size(n: int) -> str:
+    """``1000 bytes``, ``1.5 KiB``, ``25.0 MiB``: how limits and sizes are written in warnings."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"

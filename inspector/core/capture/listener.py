@@ -10,7 +10,11 @@ from typing import Protocol
 
 from aiohttp import web
 
-from inspector.core.capture.limits import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_BYTES,
+    human_size,
+)
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -29,15 +33,6 @@ def _header_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"
-
-
 class Committer(Protocol):
     """Takes a captured request; the future resolves to its row id once committed."""
 
@@ -53,12 +48,14 @@ class CaptureListener:
         committer: Committer,
         *,
         max_body: int = DEFAULT_MAX_BODY,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         client_address: ClientAddressFn | None = None,
     ) -> None:
         self._store = store
         self._committer = committer
         self.max_body = max_body
+        self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
         self._client_address = client_address
 
@@ -128,6 +125,46 @@ class CaptureListener:
         fut = self._committer.submit(rec)
         fut.add_done_callback(_ignore_outcome)
 
+    def record_header_flood(
+        self, request: web.BaseRequest, limit: int, received: int, head: bytes
+    ) -> bytes:
+        """Record a request whose headers passed ``limit``: its request line and the
+        header lines that arrived whole within ``head`` (the first bytes kept), and why.
+        Returns the body of the 431 answer (recorded with it)."""
+        lines = head.split(b"\r\n")
+        complete = lines[:-1]  # the last one was cut off
+        method = path = query = version = ""
+        if complete:
+            parts = complete[0].decode("latin-1").split(" ")
+            if len(parts) == 3:
+                method, (path, _, query), version = parts[0], parts[1].partition("?"), parts[2]
+                version = version.removeprefix("HTTP/")
+        headers: list[tuple[str, str]] = []
+        for line in complete[1:]:
+            name, sep, value = line.partition(b":")
+            if sep:
+                headers.append((_header_text(name), _header_text(value.strip(b" \t"))))
+        declared: int | None = None
+        for key, text in headers:
+            if key.lower() == "content-length" and text.isdigit():
+                declared = int(text)
+        rec = CapturedRequest(
+            self._store.take_seq(), time.time_ns() // 1000, method, path, query, version,
+            request.remote or "", headers, b"", declared, 431, _JSON, b"",
+            [
+                f"request headers passed the {human_size(limit)} limit on their total size "
+                f"after {human_size(received)} had arrived; answered 431, body not read, "
+                f"{len(headers)} header(s) from the first {human_size(len(head))} kept"
+            ],
+        )  # fmt: skip
+        rec.response_body = json.dumps(
+            {"ok": False, "seq": rec.seq, "error": "request headers too large", "limit": limit},
+            separators=(",", ":"),
+        ).encode()
+        fut = self._committer.submit(rec)
+        fut.add_done_callback(_ignore_outcome)
+        return rec.response_body
+
     async def _read_body(
         self, request: web.BaseRequest, rec: CapturedRequest
     ) -> tuple[int, dict[str, object]]:
@@ -135,7 +172,7 @@ class CaptureListener:
         declared = rec.declared_size
         if declared is not None and declared > limit:
             rec.capture_warnings.append(
-                f"body of {_human(declared)} is over the {_human(limit)} limit (--max-body); "
+                f"body of {human_size(declared)} is over the {human_size(limit)} limit (--max-body); "
                 "answered 413, headers kept, body not stored"
             )
             return 413, {"ok": False, "seq": rec.seq, "error": "body too large", "limit": limit}
@@ -147,8 +184,8 @@ class CaptureListener:
                     total += len(chunk)
                     if total > limit:
                         rec.capture_warnings.append(
-                            f"body passed the {_human(limit)} limit (--max-body) after "
-                            f"{_human(total)} had arrived; answered 413, headers kept, body not stored"
+                            f"body passed the {human_size(limit)} limit (--max-body) after "
+                            f"{human_size(total)} had arrived; answered 413, headers kept, body not stored"
                         )
                         return 413, {
                             "ok": False,
@@ -160,7 +197,7 @@ class CaptureListener:
         except TimeoutError:
             rec.body = b"".join(chunks)
             rec.capture_warnings.append(
-                f"client sent only {_human(total)} of the body in {self.body_timeout:g} s; "
+                f"client sent only {human_size(total)} of the body in {self.body_timeout:g} s; "
                 "answered 408, partial body kept"
             )
             return 408, {"ok": False, "seq": rec.seq, "error": "body not received in time"}
