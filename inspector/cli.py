@@ -21,6 +21,7 @@ from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.limits import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
     MAX_MAX_HEADER_BYTES,
     SizeError,
     parse_size,
@@ -91,6 +92,14 @@ def _add_listen_options(p: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="largest total of a request's header lines, at most 64M; larger gets 431 and is "
         "still recorded (default 1M)",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=_size,
+        default=DEFAULT_MAX_INFLIGHT_BYTES,
+        metavar="BYTES",
+        help="most request bytes held while waiting to be recorded; past it (or 10,000 "
+        "requests) new requests get 503 until the writer catches up (default 128M)",
     )
 
 
@@ -178,6 +187,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         port=args.port,
         max_body=args.max_body,
         max_header_bytes=args.max_header_size,
+        max_inflight_bytes=args.max_in_flight,
         client_address=tunnel_client_address,
         print_lines=True,
     )
@@ -200,8 +210,10 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         started = True
         engine.start_printing()
-        while not stop.wait(0.5):
-            pass
+        overload = _OverloadReport(engine)
+        while not stop.wait(0.25):
+            overload.check()
+        overload.check()
     finally:
         if tunnel is not None:
             tunnel.stop()
@@ -210,6 +222,34 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         store.close(remove_if_empty=not started)
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
     return 0
+
+
+class _OverloadReport:
+    """Says on stderr, once per episode, that requests are refused because the writer is
+    not keeping up, and when it has caught up (with how many were refused meanwhile)."""
+
+    def __init__(self, engine: CaptureEngine) -> None:
+        self._engine = engine
+        self._episodes = 0
+        self._refused = 0
+        self._shown = False
+
+    def check(self) -> None:
+        state = self._engine.overload
+        if not self._shown and state.episodes > self._episodes:
+            problem = state.problem or "the session writer was not keeping up"
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
+            self._shown = True
+        if self._shown and state.problem is None:
+            refused = state.refused - self._refused
+            print(
+                f"recording again: the writer caught up; {refused:,} request(s) were "
+                "answered 503 meanwhile",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._shown = False
+            self._episodes, self._refused = state.episodes, state.refused
 
 
 def _start_tunnel(

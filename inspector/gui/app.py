@@ -107,6 +107,7 @@ def run_window(args: argparse.Namespace) -> int:
         host=engine.host,
         port=engine.port,
         recording_problem=lambda: engine.recording_problem,
+        busy_problem=lambda: engine.overload.problem,
     )
     window.show()
     try:

@@ -138,10 +138,13 @@ class MainWindow(QMainWindow):
         port: int | None = None,
         settings: QSettings | None = None,
         recording_problem: Callable[[], str | None] | None = None,
+        busy_problem: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``recording_problem`` (e.g. ``lambda: engine.recording_problem``) is polled
-        every second; once it returns a sentence the window shows it until closed."""
+        every second; once it returns a sentence the window shows it until closed.
+        ``busy_problem`` (``lambda: engine.overload.problem``) is shown in the status bar
+        for as long as it returns a sentence: requests refused for back-pressure."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -157,6 +160,7 @@ class MainWindow(QMainWindow):
         self._restore_id: int | None = None
         self._recording_problem = recording_problem
         self._shown_problem: str | None = None
+        self._busy_problem = busy_problem
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -564,6 +568,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _check_recording(self) -> None:
         """Poll the engine; once recording has stopped, say so until the window closes."""
+        self._check_busy()
         if self._recording_problem is None:
             return
         problem = self._recording_problem()
@@ -582,6 +587,19 @@ class MainWindow(QMainWindow):
         self.recording_status.setToolTip(f"{sentence}\n{RECORDING_ADVICE}")
         self.recording_status.show()
         self.statusBar().clearMessage()  # "Recording to ..." is no longer true
+
+    def _check_busy(self) -> None:
+        """While the writer is not keeping up, the status bar says that requests get 503."""
+        if self._busy_problem is None or self._shown_problem is not None:
+            return
+        busy = self._busy_problem()
+        if busy:
+            sentence = busy[:1].upper() + busy[1:] + "."
+            self.recording_status.setText("Busy: new requests are answered 503")
+            self.recording_status.setToolTip(sentence)
+            self.recording_status.show()
+        elif not self.recording_status.isHidden():
+            self.recording_status.hide()
 
     @Slot()
     def _update_empty_state(self) -> None:

@@ -18,12 +18,18 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.web_protocol import RequestHandler
 
-from inspector.core.capture.limits import DEFAULT_MAX_HEADER_BYTES, human_size
+from inspector.core.capture.limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    DEFAULT_MAX_INFLIGHT_REQUESTS,
+    human_size,
+)
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
     CaptureListener,
     ClientAddressFn,
+    Overload,
 )
 from inspector.core.capture.writer import ProcessCommitter, WriterError
 from inspector.core.session.store import SessionStore
@@ -165,6 +171,8 @@ class CaptureEngine:
         client_address: ClientAddressFn | None = None,
         shutdown_timeout: float = 5.0,
         print_lines: bool = False,
+        max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+        max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries."""
@@ -177,6 +185,8 @@ class CaptureEngine:
         self._client_address = client_address
         self._shutdown_timeout = shutdown_timeout
         self._print_lines = print_lines
+        self.max_inflight_bytes = max_inflight_bytes
+        self.max_inflight_requests = max_inflight_requests
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -218,6 +228,13 @@ class CaptureEngine:
         Safe to read from any thread: the GUI polls it to warn the user."""
         committer = self._committer
         return committer.problem if committer is not None else None
+
+    @property
+    def overload(self) -> Overload:
+        """Back-pressure: whether new requests are refused because the writer is not
+        keeping up (see :class:`CaptureListener`). Safe to read from any thread."""
+        listener = self.listener
+        return listener.overload if listener is not None else Overload(None, 0, 0)
 
     def start_printing(self) -> None:
         """Let the per-request lines flow (after the caller's own first lines)."""
@@ -286,6 +303,8 @@ class CaptureEngine:
             max_header_bytes=self.max_header_bytes,
             body_timeout=self.body_timeout,
             client_address=self._client_address,
+            max_inflight_bytes=self.max_inflight_bytes,
+            max_inflight_requests=self.max_inflight_requests,
         )
         server = _CaptureServer(
             self.listener.handle,

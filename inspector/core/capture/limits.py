@@ -21,9 +21,10 @@ DEFAULT_MAX_HEADER_BYTES = 1 << 20
 
 #: Back-pressure: bytes and requests the listener holds while the writer has not yet
 #: committed them. Past either, new requests get 503 at once (the provider retries) until
-#: the writer catches up. 256 MiB is ten of the largest default bodies; 10,000 requests
-#: is several seconds of the writer's full rate.
-DEFAULT_MAX_INFLIGHT_BYTES = 256 << 20
+#: the writer catches up. 128 MiB is five of the largest default bodies (each held
+#: twice at worst: as received and as sent to the writer); 10,000 requests is half a
+#: second of the writer's full rate and about 20 MiB of small webhooks.
+DEFAULT_MAX_INFLIGHT_BYTES = 128 << 20
 DEFAULT_MAX_INFLIGHT_REQUESTS = 10_000
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
@@ -13,6 +14,8 @@ from aiohttp import web
 from inspector.core.capture.limits import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    DEFAULT_MAX_INFLIGHT_REQUESTS,
     human_size,
 )
 from inspector.core.session.record import CapturedRequest
@@ -24,6 +27,10 @@ ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
 
 _JSON = [("Content-Type", "application/json")]
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_BUSY = b'{"ok":false,"error":"busy: the session writer is not keeping up; retry"}'
+_BUSY_HEADERS = {"Content-Type": "application/json", "Retry-After": "1"}
+#: What a held request costs beyond its header and body bytes (the record, its future...).
+_REQUEST_OVERHEAD = 1024
 
 
 def _header_text(raw: bytes) -> str:
@@ -39,8 +46,26 @@ class Committer(Protocol):
     def submit(self, request: CapturedRequest) -> asyncio.Future[int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """Back-pressure as the front ends show it: ``problem`` is a sentence while new
+    requests are refused (None once the writer has caught up); ``episodes`` and
+    ``refused`` only grow, so a poller that missed a short episode still sees it."""
+
+    problem: str | None
+    episodes: int
+    refused: int
+
+
 class CaptureListener:
-    """aiohttp request handler: records every request, whatever its method, path or body."""
+    """aiohttp request handler: records every request, whatever its method, path or body.
+
+    Back-pressure: the bytes and requests handed over but not yet committed are counted;
+    past ``max_inflight_bytes`` or ``max_inflight_requests`` new requests are answered 503
+    at once (the provider retries) instead of piling up in memory while the writer is
+    stopped or stuck, until what is held falls to half of both bounds. A request that is
+    alone in flight is always taken, however large (up to ``max_body``).
+    """
 
     def __init__(
         self,
@@ -51,6 +76,8 @@ class CaptureListener:
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         client_address: ClientAddressFn | None = None,
+        max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+        max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
     ) -> None:
         self._store = store
         self._committer = committer
@@ -58,9 +85,79 @@ class CaptureListener:
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
         self._client_address = client_address
+        self.max_inflight_bytes = max_inflight_bytes
+        self.max_inflight_requests = max_inflight_requests
+        self._held_bytes = 0
+        self._held_requests = 0
+        self._overloaded = False
+        self._episodes = 0
+        self._refused = 0
+
+    # -- back-pressure -------------------------------------------------------------
+
+    @property
+    def overload(self) -> Overload:
+        """Safe to read from any thread (one tuple, replaced whole)."""
+        return self._overload_view
+
+    _overload_view = Overload(None, 0, 0)
+
+    def _hold(self, cost: int) -> bool:
+        """Count a request in flight, or say no (and enter the overloaded state)."""
+        if self._held_requests and (
+            self._overloaded
+            or self._held_requests >= self.max_inflight_requests
+            or self._held_bytes + cost > self.max_inflight_bytes
+        ):
+            self._refused += 1
+            if not self._overloaded:
+                self._overloaded = True
+                self._episodes += 1
+            self._overload_view = Overload(
+                f"the session writer is not keeping up: {self._held_requests:,} request(s) "
+                f"({human_size(self._held_bytes)}) wait to be recorded, so new requests are "
+                "answered 503 until it catches up (the provider retries them)",
+                self._episodes,
+                self._refused,
+            )
+            return False
+        self._held_requests += 1
+        self._held_bytes += cost
+        return True
+
+    def _release(self, cost: int) -> None:
+        self._held_requests -= 1
+        self._held_bytes -= cost
+        if (
+            self._overloaded
+            and self._held_requests <= self.max_inflight_requests // 2
+            and self._held_bytes <= self.max_inflight_bytes // 2
+        ):
+            self._overloaded = False
+            self._overload_view = Overload(None, self._episodes, self._refused)
+
+    # -- requests ------------------------------------------------------------------
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received_us = time.time_ns() // 1000
+        raw_headers = request.raw_headers
+        cost = _REQUEST_OVERHEAD + sum(len(k) + len(v) for k, v in raw_headers)
+        declared = request.content_length
+        if declared is not None and declared <= self.max_body:
+            cost += declared
+        if not self._hold(cost):
+            return web.Response(status=503, body=_BUSY, headers=_BUSY_HEADERS)
+        held = [cost]
+        try:
+            return await self._handle(request, received_us, held)
+        finally:
+            self._release(held[0])
+
+    async def _handle(
+        self, request: web.BaseRequest, received_us: int, held: list[int]
+    ) -> web.StreamResponse:
+        """``held``: what this request counts in flight, grown once its body is read (a
+        chunked body declares no size)."""
         seq = self._store.take_seq()
         path, _, query = request.raw_path.partition("?")
         try:  # HTTP says ISO-8859-1, but UTF-8 values are common; all-ASCII is the fast path
@@ -96,12 +193,32 @@ class CaptureListener:
             rec.response_body = json.dumps(reply, separators=(",", ":")).encode()
         rec.response_status = status
         rec.response_headers = _JSON
+        counted = rec.declared_size
+        unannounced = len(rec.body) - (
+            counted if counted is not None and counted <= self.max_body else 0
+        )
+        if unannounced > 0:
+            self._held_bytes += unannounced
+            held[0] += unannounced
         try:
             await self._committer.submit(rec)
         except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
             body = json.dumps({"ok": False, "error": f"not recorded: {exc}"}).encode()
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
         return web.Response(status=status, body=rec.response_body, headers=_JSON_HEADERS)
+
+    def _submit_unawaited(self, rec: CapturedRequest, cost: int) -> None:
+        """Record a refused request (nobody waits for its row), within the same bounds:
+        while the writer is not keeping up it is answered but not recorded."""
+        if not self._hold(cost):
+            return
+        fut = self._committer.submit(rec)
+
+        def done(f: asyncio.Future[int]) -> None:
+            self._release(cost)
+            _ignore_outcome(f)
+
+        fut.add_done_callback(done)
 
     def record_refused(self, request: web.BaseRequest, status: int, problem: str) -> None:
         """Record a request aiohttp refused before our handler ran (no Host header, a
@@ -122,8 +239,7 @@ class CaptureListener:
             b"",
             [f"malformed HTTP request, refused with {status} before it could be read: {problem}"],
         )
-        fut = self._committer.submit(rec)
-        fut.add_done_callback(_ignore_outcome)
+        self._submit_unawaited(rec, _REQUEST_OVERHEAD + len(problem))
 
     def record_header_flood(
         self, request: web.BaseRequest, limit: int, received: int, head: bytes
@@ -161,8 +277,7 @@ class CaptureListener:
             {"ok": False, "seq": rec.seq, "error": "request headers too large", "limit": limit},
             separators=(",", ":"),
         ).encode()
-        fut = self._committer.submit(rec)
-        fut.add_done_callback(_ignore_outcome)
+        self._submit_unawaited(rec, _REQUEST_OVERHEAD + len(head))
         return rec.response_body
 
     async def _read_body(
