@@ -18,6 +18,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.web_protocol import RequestHandler
 
+from inspector.core.capture.descriptors import (
+    ExhaustionLog,
+    connection_cap,
+    is_exhaustion,
+    open_descriptors,
+    raise_descriptor_limit,
+)
 from inspector.core.capture.limits import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_INFLIGHT_BYTES,
@@ -141,12 +148,24 @@ class _RecordingRequestHandler(RequestHandler):
 
 
 class _CaptureServer(web.Server):
-    """web.Server whose connections use :class:`_RecordingRequestHandler`."""
+    """web.Server whose connections use :class:`_RecordingRequestHandler`, and at most
+    ``max_connections`` of them at once: a connection past it is closed as soon as it is
+    accepted, so descriptors stay for the writer and for the connections being served."""
 
     capture_listener: CaptureListener | None = None
+    max_connections = 1 << 30
+    exhaustion: ExhaustionLog | None = None
 
     def __call__(self) -> RequestHandler:
         return _RecordingRequestHandler(self, loop=self._loop, **self._kwargs)
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if len(self._connections) > self.max_connections:
+            if self.exhaustion is not None:
+                self.exhaustion.note(f"{self.max_connections:,} connections are open")
+            # After the handler's task has started (it expects its manager until then).
+            self._loop.call_soon(transport.abort)
 
 
 class ListenError(Exception):
@@ -194,6 +213,8 @@ class CaptureEngine:
         self._runner: web.ServerRunner | None = None
         self._committer: ProcessCommitter | None = None
         self.listener: CaptureListener | None = None
+        self._fd_limit = 0
+        self._exhaustion = ExhaustionLog(0)
 
     @property
     def url(self) -> str:
@@ -209,6 +230,8 @@ class CaptureEngine:
         """Start listening; returns once the port is bound, raises ListenError if it cannot be."""
         if self._thread is not None:
             raise RuntimeError("engine already started")
+        self._fd_limit = raise_descriptor_limit()
+        self._exhaustion = ExhaustionLog(self._fd_limit)
         self._thread = threading.Thread(target=self._run, name="capture-engine", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -266,6 +289,7 @@ class CaptureEngine:
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._on_loop_error)
         self._loop = loop
         try:
             try:
@@ -316,6 +340,8 @@ class CaptureEngine:
             keepalive_timeout=_KEEPALIVE,
         )
         server.capture_listener = self.listener
+        server.max_connections = connection_cap(self._fd_limit, open_descriptors())
+        server.exhaustion = self._exhaustion
         self._runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -324,6 +350,20 @@ class CaptureEngine:
         except OSError as exc:
             raise ListenError(self._bind_message(exc)) from exc
         self.port = int(self._runner.addresses[0][1])
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Descriptors running out on accept (asyncio retries every second, and would log a
+        traceback each time) is said once; anything else goes to asyncio's own handler."""
+        if is_exhaustion(context):
+            self._exhaustion.note("a new connection could not be accepted")
+            return
+        if isinstance(context.get("exception"), ValueError) and "_start_serving" in repr(
+            context.get("handle")
+        ):
+            # asyncio's accept retry, due a second after running out, found the listening
+            # socket already closed by a shutdown: nothing is wrong.
+            return
+        loop.default_exception_handler(context)
 
     def _bind_message(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}"
