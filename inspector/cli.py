@@ -39,6 +39,7 @@ from inspector.core.tunnel import (
     TunnelError,
     TunnelManager,
     TunnelState,
+    is_tunnel_basic_auth,
     tunnel_client_address,
 )
 from inspector.core.tunnel.secrets import TunnelSettingsStore
@@ -189,6 +190,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         max_header_bytes=args.max_header_size,
         max_inflight_bytes=args.max_in_flight,
         client_address=tunnel_client_address,
+        tunnel_credential=is_tunnel_basic_auth,
         print_lines=True,
     )
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.limits import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER_BYTES
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
-from inspector.core.tunnel import tunnel_client_address
+from inspector.core.tunnel import is_tunnel_basic_auth, tunnel_client_address
 
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
@@ -94,6 +94,7 @@ def run_window(args: argparse.Namespace) -> int:
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
         max_header_bytes=getattr(args, "max_header_size", DEFAULT_MAX_HEADER_BYTES),
         client_address=tunnel_client_address,
+        tunnel_credential=is_tunnel_basic_auth,
     )
     try:
         engine.start()

@@ -11,7 +11,7 @@ import concurrent.futures
 import errno
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -192,6 +192,7 @@ class CaptureEngine:
         print_lines: bool = False,
         max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
         max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
+        tunnel_credential: Callable[[str], bool] | None = None,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries."""
@@ -206,6 +207,7 @@ class CaptureEngine:
         self._print_lines = print_lines
         self.max_inflight_bytes = max_inflight_bytes
         self.max_inflight_requests = max_inflight_requests
+        self._tunnel_credential = tunnel_credential
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -329,6 +331,7 @@ class CaptureEngine:
             client_address=self._client_address,
             max_inflight_bytes=self.max_inflight_bytes,
             max_inflight_requests=self.max_inflight_requests,
+            tunnel_credential=self._tunnel_credential,
         )
         server = _CaptureServer(
             self.listener.handle,

@@ -18,7 +18,7 @@ from inspector.core.capture.limits import (
     DEFAULT_MAX_INFLIGHT_REQUESTS,
     human_size,
 )
-from inspector.core.session.record import CapturedRequest
+from inspector.core.session.record import TUNNEL_CREDENTIALS_WARNING, CapturedRequest
 from inspector.core.session.store import SessionStore
 
 DEFAULT_BODY_TIMEOUT = 60.0
@@ -78,13 +78,17 @@ class CaptureListener:
         client_address: ClientAddressFn | None = None,
         max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
         max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
+        tunnel_credential: Callable[[str], bool] | None = None,
     ) -> None:
+        """``tunnel_credential``: whether an ``Authorization`` value of a request that came
+        through the tunnel is the tunnel's own basic auth (the request is then marked)."""
         self._store = store
         self._committer = committer
         self.max_body = max_body
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
         self._client_address = client_address
+        self._tunnel_credential = tunnel_credential
         self.max_inflight_bytes = max_inflight_bytes
         self.max_inflight_requests = max_inflight_requests
         self._held_bytes = 0
@@ -182,6 +186,11 @@ class CaptureListener:
             if client:
                 rec.via_tunnel = True
                 rec.client_addr = client
+                if self._tunnel_credential is not None and any(
+                    k.lower() == "authorization" and self._tunnel_credential(v)
+                    for k, v in headers
+                ):
+                    rec.capture_warnings.append(TUNNEL_CREDENTIALS_WARNING)
         content = request.content
         if content.is_eof() and getattr(content, "total_bytes", 0) <= self.max_body:
             # The whole body is already buffered (the usual webhook): no deadline needed.
