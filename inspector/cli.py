@@ -135,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Warnings and errors on stderr may quote request data: escape it (see terminal.py).
-    log_handler = logging.StreamHandler()
-    log_handler.setLevel(logging.WARNING)
-    log_handler.setFormatter(TerminalSafeFormatter("webhook-inspector: %(message)s"))
-    logging.getLogger().addHandler(log_handler)
+    # Warnings and errors that reach stderr (through logging's last-resort handler, as
+    # before) may quote request data: escape it (see terminal.py).
+    last_resort = logging.lastResort
+    safe = logging.StreamHandler()
+    safe.setLevel(logging.WARNING)
+    safe.setFormatter(TerminalSafeFormatter("webhook-inspector: %(message)s"))
+    logging.lastResort = safe
     try:
         if args.command == "capture":
             return cmd_capture(args)
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        logging.getLogger().removeHandler(log_handler)
+        logging.lastResort = last_resort
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
