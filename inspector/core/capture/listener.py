@@ -106,14 +106,16 @@ class CaptureListener:
 
     _overload_view = Overload(None, 0, 0)
 
-    def _hold(self, cost: int) -> bool:
-        """Count a request in flight, or say no (and enter the overloaded state)."""
+    def _hold(self, cost: int, *, answered_503: bool = True) -> bool:
+        """Count a request in flight, or say no (and enter the overloaded state).
+        ``answered_503``: a refusal counts in ``refused`` (not so for a request that
+        is answered its own error and only goes unrecorded)."""
         if self._held_requests and (
             self._overloaded
             or self._held_requests >= self.max_inflight_requests
             or self._held_bytes + cost > self.max_inflight_bytes
         ):
-            self._refused += 1
+            self._refused += answered_503
             if not self._overloaded:
                 self._overloaded = True
                 self._episodes += 1
@@ -219,7 +221,7 @@ class CaptureListener:
     def _submit_unawaited(self, rec: CapturedRequest, cost: int) -> None:
         """Record a refused request (nobody waits for its row), within the same bounds:
         while the writer is not keeping up it is answered but not recorded."""
-        if not self._hold(cost):
+        if not self._hold(cost, answered_503=False):
             return
         fut = self._committer.submit(rec)
 
