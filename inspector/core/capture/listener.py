@@ -189,8 +189,7 @@ class CaptureListener:
                 rec.via_tunnel = True
                 rec.client_addr = client
                 if self._tunnel_credential is not None and any(
-                    k.lower() == "authorization" and self._tunnel_credential(v)
-                    for k, v in headers
+                    k.lower() == "authorization" and self._tunnel_credential(v) for k, v in headers
                 ):
                     rec.capture_warnings.append(TUNNEL_CREDENTIALS_WARNING)
         content = request.content

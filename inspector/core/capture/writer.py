@@ -308,7 +308,11 @@ class _LinePrinter:
         """The thread: plain ``os.write`` on stdout's descriptor, blocking as long as it
         must. (Not ``sys.stdout``: its lock, held by a blocked daemon thread, would hang
         the interpreter's exit.)"""
-        fd = sys.stdout.fileno()
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, ValueError, OSError):  # stdout closed (capture >&-)
+            self._broken = True
+            return
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
