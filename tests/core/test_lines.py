@@ -94,6 +94,10 @@ def test_columns_line_up_whatever_the_event_name() -> None:
         summary(event="x" * 60, path="/" + "p" * 40, status="", status_class="unknown"),
         summary(event="", path="/", method="DELETE", status="ENROUTE", status_class="pending"),
         summary(event="whatsapp:message:in", summary="hi there", status_class="inbound"),
+        summary(
+            path="/注文/通知", event="sms:message:status", status_class="success", to_addr="電話"
+        ),
+        summary(path="/" + "長" * 20, status_class="success", to_addr="e\u0301\u0301x"),
     ]
     lines = [format_line(r) for r in rows]
     # Every column starts at the same offset on every line.
@@ -104,12 +108,23 @@ def test_columns_line_up_whatever_the_event_name() -> None:
 
 
 def _column_starts(line: str) -> list[int]:
-    """Offsets of the time, method, path, event, status and party columns."""
+    """Terminal-cell offsets of the time, method, path, event, status and party columns."""
     starts = [0]
     i = 0
     while len(starts) < 6:
         i = line.index("  ", i)
         while line[i] == " ":
             i += 1
-        starts.append(i)
+        starts.append(_cells(line[:i]))
     return starts
+
+
+def _cells(text: str) -> int:
+    return sum(
+        0
+        if unicodedata.combining(ch)
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in text
+    )

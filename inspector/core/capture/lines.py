@@ -1,12 +1,14 @@
 """One line of text per captured request, as ``capture`` prints them.
 
 Fixed-width columns (time, method, path, event, status, party), each cut with an ellipsis
-when longer, so that lines stay aligned whatever a request carries; every field that comes
+when longer and measured in terminal cells (a CJK character takes two), so that lines stay
+aligned whatever a request carries; every field that comes
 from a request is made inert first (see :mod:`inspector.core.capture.terminal`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from functools import lru_cache
 
@@ -29,9 +31,27 @@ def _clock(second: int) -> str:
     return datetime.fromtimestamp(second).strftime("%H:%M:%S")
 
 
+def _cells(ch: str) -> int:
+    """Terminal cells of one character: 2 for wide (CJK, most emoji), 0 for combining."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def _cut(text: str, width: int) -> str:
+    """``text`` made inert, cut with an ellipsis and padded to ``width`` terminal cells."""
     text = terminal_safe(text)
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+    if text.isascii():
+        return text.ljust(width) if len(text) <= width else text[: width - 1] + "\u2026"
+    cells = [_cells(ch) for ch in text]
+    if sum(cells) <= width:
+        return text + " " * (width - sum(cells))
+    used = 0
+    for i, n in enumerate(cells):
+        if used + n > width - 1:
+            return text[:i] + "\u2026" + " " * (width - 1 - used)
+        used += n
+    return text  # not reached
 
 
 def format_line(r: RowSummary) -> str:
@@ -41,14 +61,14 @@ def format_line(r: RowSummary) -> str:
     party = r.from_addr if r.status_class == "inbound" else (r.to_addr or r.from_addr)
     parts = [
         f"{_clock(second)}.{us // 1000:03d}",
-        f"{_cut(r.method, _METHOD):<{_METHOD}}",
-        f"{_cut(path, _PATH):<{_PATH}}",
-        f"{_cut(r.event or '-', _EVENT):<{_EVENT}}",
-        f"{_cut(status, _STATUS):<{_STATUS}}",
-        f"{_cut(party, _PARTY):<{_PARTY}}",
+        _cut(r.method, _METHOD),
+        _cut(path, _PATH),
+        _cut(r.event or "-", _EVENT),
+        _cut(status, _STATUS),
+        _cut(party, _PARTY),
     ]
     if r.summary and r.status_class == "inbound":
-        parts.append(f'"{_cut(r.summary, _TEXT)}"')
+        parts.append(f'"{_cut(r.summary, _TEXT).rstrip()}"')
     if r.response_status >= 400:
         parts.append(f"[{r.response_status}]")
     if r.warning_count:
