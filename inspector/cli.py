@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.inspection import check_config
-from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    MAX_MAX_HEADER_BYTES,
+    SizeError,
+    parse_size,
+)
 from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
 from inspector.core.capture.rules import (
     RulesFileError,
@@ -26,6 +35,7 @@ from inspector.core.capture.rules import (
     provider_warnings,
     rules_config,
 )
+from inspector.core.capture.terminal import TerminalSafeFormatter
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -38,6 +48,7 @@ from inspector.core.tunnel import (
     TunnelError,
     TunnelManager,
     TunnelState,
+    is_tunnel_basic_auth,
     tunnel_client_address,
 )
 from inspector.core.tunnel.secrets import TunnelSettingsStore
@@ -47,21 +58,17 @@ EXIT_TUNNEL = 3
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
-    mult = 1
-    if t and t[-1] in units:
-        mult = units[t[-1]]
-        t = t[:-1]
     try:
-        value = int(float(t) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a size: {text!r} (e.g. 26214400, 25M, 512K)"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("size must be positive")
-    return value
+        return parse_size(text)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _header_size(text: str) -> int:
+    try:
+        return parse_size(text, maximum=MAX_MAX_HEADER_BYTES)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -85,7 +92,24 @@ def _add_listen_options(p: argparse.ArgumentParser) -> None:
         type=_size,
         default=DEFAULT_MAX_BODY,
         metavar="BYTES",
-        help="largest body stored; larger gets 413 and is still recorded (default 25M)",
+        help="largest body stored, e.g. 512K, 25M, at most 1G; larger gets 413 and is still "
+        "recorded (default 25M)",
+    )
+    p.add_argument(
+        "--max-header-size",
+        type=_header_size,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help="largest total of a request's header lines, at most 64M; larger gets 431 and is "
+        "still recorded (default 1M)",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=_size,
+        default=DEFAULT_MAX_INFLIGHT_BYTES,
+        metavar="BYTES",
+        help="most request bytes held while waiting to be recorded; past it (or 10,000 "
+        "requests) new requests get 503 until the writer catches up (default 128M)",
     )
 
 
@@ -264,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Warnings and errors that reach stderr (through logging's last-resort handler, as
+    # before) may quote request data: escape it (see terminal.py).
+    last_resort = logging.lastResort
+    safe = logging.StreamHandler()
+    safe.setLevel(logging.WARNING)
+    safe.setFormatter(TerminalSafeFormatter("webhook-inspector: %(message)s"))
+    logging.lastResort = safe
     try:
         if args.command == "capture":
             return cmd_capture(args)
@@ -278,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    finally:
+        logging.lastResort = last_resort
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -326,7 +359,10 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         host=args.host,
         port=args.port,
         max_body=args.max_body,
+        max_header_bytes=args.max_header_size,
+        max_inflight_bytes=args.max_in_flight,
         client_address=tunnel_client_address,
+        tunnel_credential=is_tunnel_basic_auth,
         print_lines=True,
         answers=answers,
         inspection=inspection,
@@ -334,9 +370,10 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
     try:
         engine.start()
     except ListenError:
-        store.close()
+        store.close(remove_if_empty=True)  # a failed start leaves no empty session behind
         raise
     tunnel: TunnelManager | None = None
+    started = False
     try:
         print(f"Listening on {engine.url}", flush=True)
         if args.tunnel:
@@ -347,24 +384,31 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
                     return 130
                 return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        started = True
         engine.start_printing()
-        stopped = _watch_recording(engine, stop)
+        overload = _OverloadReport(engine)
+        stopped = _watch_recording(engine, stop, overload.check)
+        overload.check()
     finally:
         if tunnel is not None:
             tunnel.stop()
         engine.stop()
         count = store.count()
-        store.close()
+        store.close(remove_if_empty=not started)
     print(f"Stopped; {count} request(s) in {session}", file=sys.stderr, flush=True)
     return EXIT_FAILED if stopped else 0
 
 
-def _watch_recording(engine: CaptureEngine, stop: threading.Event) -> bool:
+def _watch_recording(
+    engine: CaptureEngine, stop: threading.Event, tick: Callable[[], None]
+) -> bool:
     """Wait for Ctrl-C, saying on stderr (one line per change, not per request) when
-    requests stop being recorded and when they are again.  Returns True, at once, if
-    recording has stopped for good: a capture that cannot record must not go on."""
+    requests stop being recorded and when they are again, and calling ``tick`` (the
+    back-pressure report) each time round.  Returns True, at once, if recording has
+    stopped for good: a capture that cannot record must not go on."""
     shown: str | None = None
     while not stop.wait(0.2):
+        tick()
         stopped = engine.recording_problem
         if stopped:
             print(
@@ -386,6 +430,34 @@ def _watch_recording(engine: CaptureEngine, stop: threading.Event) -> bool:
                 print("recording again", file=sys.stderr, flush=True)
             shown = kind
     return False
+
+
+class _OverloadReport:
+    """Says on stderr, once per episode, that requests are refused because the writer is
+    not keeping up, and when it has caught up (with how many were refused meanwhile)."""
+
+    def __init__(self, engine: CaptureEngine) -> None:
+        self._engine = engine
+        self._episodes = 0
+        self._refused = 0
+        self._shown = False
+
+    def check(self) -> None:
+        state = self._engine.overload
+        if not self._shown and state.episodes > self._episodes:
+            problem = state.problem or "the session writer was not keeping up"
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
+            self._shown = True
+        if self._shown and state.problem is None:
+            refused = state.refused - self._refused
+            print(
+                f"recording again: the writer caught up; {refused:,} request(s) were "
+                "answered 503 meanwhile",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._shown = False
+            self._episodes, self._refused = state.episodes, state.refused
 
 
 def _start_tunnel(

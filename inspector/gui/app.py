@@ -13,10 +13,10 @@ from pathlib import Path
 
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.inspection import check_config
-from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.limits import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER_BYTES
 from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
-from inspector.core.tunnel import tunnel_client_address
+from inspector.core.tunnel import is_tunnel_basic_auth, tunnel_client_address
 
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
@@ -106,9 +106,11 @@ def run_window(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
+        max_header_bytes=getattr(args, "max_header_size", DEFAULT_MAX_HEADER_BYTES),
         client_address=tunnel_client_address,
         answers=provider.answer_config(),
         inspection=provider.inspection_config(),
+        tunnel_credential=is_tunnel_basic_auth,
     )
 
     def apply_provider(settings: ProviderSettings) -> None:
@@ -118,7 +120,7 @@ def run_window(args: argparse.Namespace) -> int:
     try:
         engine.start()
     except ListenError as exc:
-        store.close()
+        store.close(remove_if_empty=True)  # a failed start leaves no empty session behind
         return fail(str(exc))
     remember_session(store.path)
     window = MainWindow(
@@ -130,6 +132,7 @@ def run_window(args: argparse.Namespace) -> int:
         recording_trouble=lambda: engine.recording_trouble,
         engine=engine,
         apply_provider_settings=apply_provider,
+        busy_problem=lambda: engine.overload.problem,
     )
     window.show()
     try:

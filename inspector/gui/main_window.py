@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         recording_problem: Callable[[], str | None] | None = None,
         engine: CaptureEngine | None = None,
         apply_provider_settings: Callable[[ProviderSettings], None] | None = None,
+        busy_problem: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
         recording_trouble: Callable[[], str | None] | None = None,
     ) -> None:
@@ -161,7 +162,9 @@ class MainWindow(QMainWindow):
         ``engine``: the capture engine the Rules panel drives and test events are sent
         from (its loop); without one, rules are edited but not applied.
         ``apply_provider_settings`` passes settings saved in the provider dialog to the
-        capture engine (verification answer, secrets, composed webhooks)."""
+        capture engine (verification answer, secrets, composed webhooks).
+        ``busy_problem`` (``lambda: engine.overload.problem``) is shown in the status bar
+        for as long as it returns a sentence: requests refused for back-pressure."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -184,6 +187,7 @@ class MainWindow(QMainWindow):
         self._send_dialog: SendTestEventDialog | None = None
         self._apply_provider = apply_provider_settings
         self.provider_dialog: ProviderSettingsDialog | None = None
+        self._busy_problem = busy_problem
 
         self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
         self.setWindowIcon(icon("app"))
@@ -734,6 +738,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _check_recording(self) -> None:
         """Poll the engine; once recording has stopped, say so until the window closes."""
+        self._check_busy()
         if self._recording_problem is None:
             return
         problem = self._recording_problem()
@@ -782,6 +787,19 @@ class MainWindow(QMainWindow):
         self.recording_status.setText("Not recording: requests are answered 503")
         self.recording_status.setToolTip(plain_tooltip(f"{sentence}\n{advice}") or "")
         self.recording_status.show()
+
+    def _check_busy(self) -> None:
+        """While the writer is not keeping up, the status bar says that requests get 503."""
+        if self._busy_problem is None or self._shown_problem is not None:
+            return
+        busy = self._busy_problem()
+        if busy:
+            sentence = busy[:1].upper() + busy[1:] + "."
+            self.recording_status.setText("Busy: new requests are answered 503")
+            self.recording_status.setToolTip(sentence)
+            self.recording_status.show()
+        elif not self.recording_status.isHidden():
+            self.recording_status.hide()
 
     @Slot()
     def _update_empty_state(self) -> None:

@@ -6,16 +6,23 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from inspector.core.capture.answers import CLOSE, HOLD, RESPOND, Answer, Committed
-from inspector.core.session.record import CapturedRequest
+from inspector.core.capture.limits import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    DEFAULT_MAX_INFLIGHT_REQUESTS,
+    human_size,
+)
+from inspector.core.session.record import TUNNEL_CREDENTIALS_WARNING, CapturedRequest
 from inspector.core.session.store import SessionStore
 
-DEFAULT_MAX_BODY = 25 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 60.0
 
 ClientAddressFn = Callable[[Sequence[tuple[str, str]]], "str | None"]
@@ -28,6 +35,10 @@ _HOLD_POLL = 0.2
 
 _JSON = [("Content-Type", "application/json")]
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_BUSY = b'{"ok":false,"error":"busy: the session writer is not keeping up; retry"}'
+_BUSY_HEADERS = {"Content-Type": "application/json", "Retry-After": "1"}
+#: What a held request costs beyond its header and body bytes (the record, its future...).
+_REQUEST_OVERHEAD = 1024
 
 
 def _header_text(raw: bytes) -> str:
@@ -37,15 +48,6 @@ def _header_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"
-
-
 class Committer(Protocol):
     """Takes a captured request; the future resolves once its row is committed, with the
     answer the writer chose for it, if any."""
@@ -53,8 +55,26 @@ class Committer(Protocol):
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """Back-pressure as the front ends show it: ``problem`` is a sentence while new
+    requests are refused (None once the writer has caught up); ``episodes`` and
+    ``refused`` only grow, so a poller that missed a short episode still sees it."""
+
+    problem: str | None
+    episodes: int
+    refused: int
+
+
 class CaptureListener:
-    """aiohttp request handler: records every request, whatever its method, path or body."""
+    """aiohttp request handler: records every request, whatever its method, path or body.
+
+    Back-pressure: the bytes and requests handed over but not yet committed are counted;
+    past ``max_inflight_bytes`` or ``max_inflight_requests`` new requests are answered 503
+    at once (the provider retries) instead of piling up in memory while the writer is
+    stopped or stuck, until what is held falls to half of both bounds. A request that is
+    alone in flight is always taken, however large (up to ``max_body``).
+    """
 
     def __init__(
         self,
@@ -62,23 +82,105 @@ class CaptureListener:
         committer: Committer,
         *,
         max_body: int = DEFAULT_MAX_BODY,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         client_address: ClientAddressFn | None = None,
+        max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+        max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
+        tunnel_credential: Callable[[str], bool] | None = None,
     ) -> None:
+        """``tunnel_credential``: whether an ``Authorization`` value of a request that came
+        through the tunnel is the tunnel's own basic auth (the request is then marked)."""
         self._store = store
         self._committer = committer
         self.max_body = max_body
+        self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
         self._client_address = client_address
         #: Set when the engine stops: delayed answers are given at once, held connections closed.
         self._released = asyncio.Event()
+        self._tunnel_credential = tunnel_credential
+        self.max_inflight_bytes = max_inflight_bytes
+        self.max_inflight_requests = max_inflight_requests
+        self._held_bytes = 0
+        self._held_requests = 0
+        self._overloaded = False
+        self._episodes = 0
+        self._refused = 0
 
     def release(self) -> None:
         """The engine is stopping: end every delay and hold now (called on the engine loop)."""
         self._released.set()
 
+    # -- back-pressure -------------------------------------------------------------
+
+    @property
+    def overload(self) -> Overload:
+        """Safe to read from any thread (one tuple, replaced whole)."""
+        return self._overload_view
+
+    _overload_view = Overload(None, 0, 0)
+
+    def _hold(self, cost: int, *, answered_503: bool = True) -> bool:
+        """Count a request in flight, or say no (and enter the overloaded state).
+        ``answered_503``: a refusal counts in ``refused`` (not so for a request that
+        is answered its own error and only goes unrecorded)."""
+        if self._held_requests and (
+            self._overloaded
+            or self._held_requests >= self.max_inflight_requests
+            or self._held_bytes + cost > self.max_inflight_bytes
+        ):
+            self._refused += answered_503
+            if not self._overloaded:
+                self._overloaded = True
+                self._episodes += 1
+            self._overload_view = Overload(
+                f"the session writer is not keeping up: {self._held_requests:,} request(s) "
+                f"({human_size(self._held_bytes)}) wait to be recorded, so new requests are "
+                "answered 503 until it catches up (the provider retries them)",
+                self._episodes,
+                self._refused,
+            )
+            return False
+        self._held_requests += 1
+        self._held_bytes += cost
+        return True
+
+    def _release(self, cost: int) -> None:
+        self._held_requests -= 1
+        self._held_bytes -= cost
+        if (
+            self._overloaded
+            and self._held_requests <= self.max_inflight_requests // 2
+            and self._held_bytes <= self.max_inflight_bytes // 2
+        ):
+            self._overloaded = False
+            self._overload_view = Overload(None, self._episodes, self._refused)
+
+    # -- requests ------------------------------------------------------------------
+
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received_us = time.time_ns() // 1000
+        raw_headers = request.raw_headers
+        cost = _REQUEST_OVERHEAD + sum(len(k) + len(v) for k, v in raw_headers)
+        declared = request.content_length
+        if declared is not None and declared <= self.max_body:
+            cost += declared
+        if not self._hold(cost):
+            return web.Response(status=503, body=_BUSY, headers=_BUSY_HEADERS)
+        held = [cost]
+        try:
+            return await self._handle(request, received_us, held)
+        finally:
+            if held[0] >= 0:
+                self._release(held[0])
+
+    async def _handle(
+        self, request: web.BaseRequest, received_us: int, held: list[int]
+    ) -> web.StreamResponse:
+        """``held``: what this request counts in flight, grown once its body is read (a
+        chunked body declares no size); -1 once released: a committed request no longer
+        counts, even while a response rule delays or holds its answer."""
         seq = self._store.take_seq()
         path, _, query = request.raw_path.partition("?")
         try:  # HTTP says ISO-8859-1, but UTF-8 values are common; all-ASCII is the fast path
@@ -103,6 +205,10 @@ class CaptureListener:
             if client:
                 rec.via_tunnel = True
                 rec.client_addr = client
+                if self._tunnel_credential is not None and any(
+                    k.lower() == "authorization" and self._tunnel_credential(v) for k, v in headers
+                ):
+                    rec.capture_warnings.append(TUNNEL_CREDENTIALS_WARNING)
         content = request.content
         if content.is_eof() and getattr(content, "total_bytes", 0) <= self.max_body:
             # The whole body is already buffered (the usual webhook): no deadline needed.
@@ -114,11 +220,20 @@ class CaptureListener:
             rec.response_body = json.dumps(reply, separators=(",", ":")).encode()
         rec.response_status = status
         rec.response_headers = _JSON
+        counted = rec.declared_size
+        unannounced = len(rec.body) - (
+            counted if counted is not None and counted <= self.max_body else 0
+        )
+        if unannounced > 0:
+            self._held_bytes += unannounced
+            held[0] += unannounced
         try:
             committed = await self._committer.submit(rec)
         except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
             body = json.dumps({"ok": False, "error": f"not recorded: {exc}"}).encode()
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
+        self._release(held[0])
+        held[0] = -1
         answer = committed.answer
         if answer is not None:
             if answer.delay <= 0 and answer.action == RESPOND:
@@ -159,6 +274,18 @@ class CaptureListener:
                 await asyncio.wait_for(self._released.wait(), step)
             except TimeoutError:
                 pass
+    def _submit_unawaited(self, rec: CapturedRequest, cost: int) -> None:
+        """Record a refused request (nobody waits for its row), within the same bounds:
+        while the writer is not keeping up it is answered but not recorded."""
+        if not self._hold(cost, answered_503=False):
+            return
+        fut = self._committer.submit(rec)
+
+        def done(f: asyncio.Future[Committed]) -> None:
+            self._release(cost)
+            _ignore_outcome(f)
+
+        fut.add_done_callback(done)
 
     def record_refused(self, request: web.BaseRequest, status: int, problem: str) -> None:
         """Record a request aiohttp refused before our handler ran (no Host header, a
@@ -179,8 +306,46 @@ class CaptureListener:
             b"",
             [f"malformed HTTP request, refused with {status} before it could be read: {problem}"],
         )
-        fut = self._committer.submit(rec)
-        fut.add_done_callback(_ignore_outcome)
+        self._submit_unawaited(rec, _REQUEST_OVERHEAD + len(problem))
+
+    def record_header_flood(
+        self, request: web.BaseRequest, limit: int, received: int, head: bytes
+    ) -> bytes:
+        """Record a request whose headers passed ``limit``: its request line and the
+        header lines that arrived whole within ``head`` (the first bytes kept), and why.
+        Returns the body of the 431 answer (recorded with it)."""
+        lines = head.split(b"\r\n")
+        complete = lines[:-1]  # the last one was cut off
+        method = path = query = version = ""
+        if complete:
+            parts = complete[0].decode("latin-1").split(" ")
+            if len(parts) == 3:
+                method, (path, _, query), version = parts[0], parts[1].partition("?"), parts[2]
+                version = version.removeprefix("HTTP/")
+        headers: list[tuple[str, str]] = []
+        for line in complete[1:]:
+            name, sep, value = line.partition(b":")
+            if sep:
+                headers.append((_header_text(name), _header_text(value.strip(b" \t"))))
+        declared: int | None = None
+        for key, text in headers:
+            if key.lower() == "content-length" and text.isdigit():
+                declared = int(text)
+        rec = CapturedRequest(
+            self._store.take_seq(), time.time_ns() // 1000, method, path, query, version,
+            request.remote or "", headers, b"", declared, 431, _JSON, b"",
+            [
+                f"request headers passed the {human_size(limit)} limit on their total size "
+                f"after {human_size(received)} had arrived; answered 431, body not read, "
+                f"{len(headers)} header(s) from the first {human_size(len(head))} kept"
+            ],
+        )  # fmt: skip
+        rec.response_body = json.dumps(
+            {"ok": False, "seq": rec.seq, "error": "request headers too large", "limit": limit},
+            separators=(",", ":"),
+        ).encode()
+        self._submit_unawaited(rec, _REQUEST_OVERHEAD + len(head))
+        return rec.response_body
 
     async def _read_body(
         self, request: web.BaseRequest, rec: CapturedRequest
@@ -189,7 +354,7 @@ class CaptureListener:
         declared = rec.declared_size
         if declared is not None and declared > limit:
             rec.capture_warnings.append(
-                f"body of {_human(declared)} is over the {_human(limit)} limit (--max-body); "
+                f"body of {human_size(declared)} is over the {human_size(limit)} limit (--max-body); "
                 "answered 413, headers kept, body not stored"
             )
             return 413, {"ok": False, "seq": rec.seq, "error": "body too large", "limit": limit}
@@ -201,8 +366,8 @@ class CaptureListener:
                     total += len(chunk)
                     if total > limit:
                         rec.capture_warnings.append(
-                            f"body passed the {_human(limit)} limit (--max-body) after "
-                            f"{_human(total)} had arrived; answered 413, headers kept, body not stored"
+                            f"body passed the {human_size(limit)} limit (--max-body) after "
+                            f"{human_size(total)} had arrived; answered 413, headers kept, body not stored"
                         )
                         return 413, {
                             "ok": False,
@@ -214,7 +379,7 @@ class CaptureListener:
         except TimeoutError:
             rec.body = b"".join(chunks)
             rec.capture_warnings.append(
-                f"client sent only {_human(total)} of the body in {self.body_timeout:g} s; "
+                f"client sent only {human_size(total)} of the body in {self.body_timeout:g} s; "
                 "answered 408, partial body kept"
             )
             return 408, {"ok": False, "seq": rec.seq, "error": "body not received in time"}

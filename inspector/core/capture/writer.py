@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import pickle
 import select
 import signal
@@ -94,6 +95,10 @@ _TROUBLE_HOLD = 2.0
 #: capture's lines wait for an idle moment, but no longer than this (seconds) or this many.
 _LINES_MAX_DELAY = 0.1
 _LINES_BACKLOG = 4096
+#: Characters of lines waiting for a slow stdout (about 2,500 lines, more than a screen
+#: holds) before lines are dropped; and how long, at the end, the queue may take to drain.
+_LINES_QUEUED = 256 << 10
+_LINES_DRAIN = 2.0
 
 
 class WriterError(Exception):
@@ -307,7 +312,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
                 inspection.judge(r, d, answer)
             committer.commit(decoded, answers)
     if printer is not None:
-        printer.flush()
+        printer.close()
     committer.index()
     checkpointer.stop()
     db.close()
@@ -318,9 +323,14 @@ class _LinePrinter:
     """capture's per-request lines, written from this process so that formatting them
     takes nothing from the listener; held back until the parent has printed its own.
 
-    Lines are written when the writer has nothing else to do, or at the latest
+    Lines are formatted when the writer has nothing else to do, or at the latest
     ``_LINES_MAX_DELAY`` after their requests were committed: under load, formatting
     them never sits between one acknowledgement and the next commit.
+
+    Writing them to stdout is a thread's job, fed through a queue of at most
+    ``_LINES_QUEUED`` characters: a reader that stops reading (``capture | less``
+    paused, a stuck terminal) blocks that thread, never the commits. Lines past the
+    bound are dropped, and a line in their place says how many.
     """
 
     def __init__(self) -> None:
@@ -328,6 +338,13 @@ class _LinePrinter:
         self._since = 0.0
         self._go = False
         self._broken = False
+        #: Text waiting for the thread, and ints: how many lines were dropped at that point.
+        self._queue: collections.deque[str | int] = collections.deque()
+        self._queued = 0
+        self.dropped = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
 
     def go(self) -> None:
         self._go = True
@@ -350,16 +367,75 @@ class _LinePrinter:
             self.flush()
 
     def flush(self) -> None:
-        if not self._go or not self._pending:
+        if not self._go or not self._pending or self._broken:
             return
         from inspector.core.capture.lines import format_line
 
         rows, self._pending = self._pending, []
+        text = "".join([format_line(r) + "\n" for r in rows])
+        with self._cond:
+            if self._queued + len(text) > _LINES_QUEUED:
+                self.dropped += len(rows)
+                if self._queue and isinstance(self._queue[-1], int):
+                    self._queue[-1] += len(rows)
+                else:
+                    self._queue.append(len(rows))
+            else:
+                self._queue.append(text)
+                self._queued += len(text)
+            self._cond.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._print, name="lines", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = _LINES_DRAIN) -> None:
+        """Let the thread print what is queued, for ``timeout`` seconds at most (stdout
+        may never drain), then say on stderr how many lines were dropped."""
+        self.flush()
+        thread = self._thread
+        if thread is not None:
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+            thread.join(timeout)
+        if self.dropped:
+            print(
+                f"webhook-inspector: {self.dropped:,} line(s) were not printed because stdout "
+                "was not being read; every request is in the session",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _print(self) -> None:
+        """The thread: plain ``os.write`` on stdout's descriptor, blocking as long as it
+        must. (Not ``sys.stdout``: its lock, held by a blocked daemon thread, would hang
+        the interpreter's exit.)"""
         try:
-            sys.stdout.write("".join([format_line(r) + "\n" for r in rows]))
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self._broken = True  # e.g. piped into head: keep recording, stop printing
+            fd = sys.stdout.fileno()
+        except (AttributeError, ValueError, OSError):  # stdout closed (capture >&-)
+            self._broken = True
+            return
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                item = self._queue.popleft()
+                if isinstance(item, str):
+                    self._queued -= len(item)
+            if isinstance(item, int):
+                item = (
+                    f"[{item:,} line(s) not printed: stdout was not being read; "
+                    "they are in the session]\n"
+                )
+            data = item.encode("utf-8", "replace")
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+            except OSError:
+                self._broken = True  # e.g. piped into head: keep recording, stop printing
+                return
 
 
 class _Committer:

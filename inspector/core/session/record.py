@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,6 +42,27 @@ class CapturedRequest:
             if key.lower() == "content-type":
                 return value
         return ""
+
+
+#: The capture warning that marks a request whose ``Authorization: Basic`` header is the
+#: tunnel's own credentials (ngrok checked it, then forwarded it): ours, not the
+#: provider's, so exports leave its value out (see :func:`is_tunnel_credential`).
+TUNNEL_CREDENTIALS_WARNING = (
+    "the Authorization header holds the tunnel's own basic-auth credentials (checked by "
+    "ngrok, not sent by the provider); exports leave its value out"
+)
+#: What exports show instead of that header's value.
+TUNNEL_CREDENTIALS_MASK = "[removed: the tunnel's basic-auth credentials]"
+
+
+def is_tunnel_credential(name: str, value: str, warnings: Sequence[str]) -> bool:
+    """Whether header ``name: value`` of a request with these ``warnings`` is the tunnel's
+    basic auth, as the listener marked it when the request came in."""
+    return (
+        name.lower() == "authorization"
+        and value.lstrip()[:6].lower() == "basic "
+        and TUNNEL_CREDENTIALS_WARNING in warnings
+    )
 
 
 def rfc3339_from_us(us: int) -> str:

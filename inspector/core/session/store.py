@@ -26,6 +26,7 @@ import platformdirs
 from inspector.core.provider.authenticity import overall
 from inspector.core.provider.decoder import DecodedEvent
 from inspector.core.provider.warning_limits import bound_warnings
+from inspector.core.session.lock import SessionLock, SessionLockedError
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.retries import (
     BY_BODY_SCHEMA,
@@ -572,15 +573,34 @@ def catch_up_index(conn: sqlite3.Connection, chunk: int = 2000) -> int:
         total += len(rows)
 
 
+#: Sessions hold customers' phone numbers and messages: only their owner may read them.
+#: SQLite gives the -wal and -shm files the database file's mode.
+SESSION_FILE_MODE = 0o600
+SESSION_FOLDER_MODE = 0o700
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 class SessionStore:
-    """Owns the session file: schema, the writer connection, and append notifications."""
+    """Owns the session file: schema, the writer connection, and append notifications.
+
+    Also the recorder's lock (see :mod:`inspector.core.session.lock`): a second store on
+    the same file, in this process or another, is refused while this one is open.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
         self._listeners: list[AppendListener] = []
         self._listeners_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._conn = self._open()
+        #: Folders and the file this store created, deepest first: see :meth:`close`.
+        self._created: list[Path] = []
+        self._lock: SessionLock | None = None
+        self._closed = False
+        try:
+            self._conn = self._open()
+        except BaseException:
+            self._release()
+            raise
         self._next_seq = self._query_next_seq()
         #: Made on the first :meth:`append` (the capture engine commits in its writer).
         self._retries: RetryIndex | None = None
@@ -591,8 +611,12 @@ class SessionStore:
         path = self.path
         if path.is_dir():
             raise SessionError(f"session path {path} is a folder, not a file")
+        missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            for folder in reversed(missing):  # mkdir gives the mode to the last one only
+                os.chmod(folder, SESSION_FOLDER_MODE)
+                self._created.insert(0, folder)
         except OSError as exc:
             raise SessionError(
                 f"cannot create the folder for session {path}: {exc.strerror or exc}"
@@ -601,6 +625,19 @@ class SessionStore:
             raise SessionError(f"session file {path} is not writable (permission denied)")
         if not path.exists() and not os.access(path.parent, os.W_OK):
             raise SessionError(f"cannot create session file {path}: permission denied")
+        try:
+            self._lock = SessionLock(path)
+        except SessionLockedError as exc:
+            raise SessionError(str(exc)) from None
+        except OSError as exc:
+            raise SessionError(f"cannot lock session {path}: {exc.strerror or exc}") from exc
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SESSION_FILE_MODE))
+            self._created.insert(0, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise SessionError(f"cannot create session file {path}: {exc.strerror or exc}") from exc
         try:
             conn = _connect(path, readonly=False)
         except sqlite3.Error as exc:
@@ -708,13 +745,51 @@ class SessionStore:
         with self._write_lock:
             return get_request(self._conn, request_id)
 
-    def close(self) -> None:
+    def close(self, *, remove_if_empty: bool = False) -> None:
+        """Close the file and let another recorder have it.
+
+        ``remove_if_empty``: a start that failed (port in use...) leaves nothing behind:
+        the file, if this store created it and it holds no request, goes with its folders.
+        A session the user had before is never removed.
+        """
         with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            empty = False
             try:
+                if remove_if_empty and self.path in self._created:
+                    row = self._conn.execute("SELECT count(*) FROM requests").fetchone()
+                    empty = row[0] == 0
                 self._conn.execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass
             self._conn.close()
+            if not empty:
+                self._created = []
+            self._release()
+
+    def _release(self) -> None:
+        """Remove what this store created (all of it, or nothing, see ``close``), then unlock.
+
+        The file goes while the lock is held (no other recorder can have opened it yet),
+        the folders after the lock file has gone too."""
+        created, self._created = self._created, []
+        folders = [p for p in created if p != self.path]
+        if self.path in created:
+            for side in ("", *_SIDE_FILES):
+                try:
+                    self.path.with_name(self.path.name + side).unlink(missing_ok=True)
+                except OSError:
+                    pass
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        for folder in folders:
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
 
 
 _DATA_COLUMNS = ("headers", "body", "response_headers", "response_body")

@@ -8,7 +8,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import IO, Any
 
-from inspector.core.session.record import rfc3339_from_us
+from inspector.core.session.record import (
+    TUNNEL_CREDENTIALS_MASK,
+    is_tunnel_credential,
+    rfc3339_from_us,
+)
 from inspector.core.session.store import StoredRequest, iter_requests
 
 
@@ -26,7 +30,10 @@ def request_to_json(req: StoredRequest) -> dict[str, Any]:
         "method": s.method,
         "path": s.path,
         "query": s.query,
-        "headers": [[k, v] for k, v in req.headers],
+        "headers": [
+            [k, TUNNEL_CREDENTIALS_MASK if is_tunnel_credential(k, v, req.warnings) else v]
+            for k, v in req.headers
+        ],
         "body_text": body_text,
         "body_base64": base64.b64encode(req.body).decode("ascii"),
         "body_size": s.body_size,

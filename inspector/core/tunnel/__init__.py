@@ -6,6 +6,7 @@ The names below are the tunnel's public face, importable from here as before the
 
 from inspector.core.tunnel.addresses import NGROK_HOST_SUFFIXES, tunnel_client_address
 from inspector.core.tunnel.agent import StateCallback, TunnelManager, TunnelState
+from inspector.core.tunnel.credentials import is_tunnel_basic_auth
 from inspector.core.tunnel.failures import (
     AGENTS_URL,
     AUTHTOKEN_URL,
@@ -47,6 +48,7 @@ __all__ = [
     "authtoken_from_ngrok_config",
     "classify_agent_error",
     "install_agent",
+    "is_tunnel_basic_auth",
     "missing_binary_error",
     "no_authtoken_error",
     "redact",

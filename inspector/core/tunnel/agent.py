@@ -24,6 +24,7 @@ from pyngrok import conf, ngrok, process
 from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError
 from pyngrok.log import NgrokLog
 
+from inspector.core.tunnel.credentials import hold_basic_auth, release_basic_auth
 from inspector.core.tunnel.failures import (
     FATAL_KINDS,
     TunnelError,
@@ -98,6 +99,8 @@ class TunnelManager:
         self._cfg: conf.PyngrokConfig | None = None
         self._config_dir: str | None = None
         self._secrets: list[str] = []
+        #: Registered with ``credentials`` while the agent may be forwarding requests.
+        self._basic_auth: str | None = None
         self._upstream = ""
         self._endpoint_name = f"webhook-inspector-{uuid.uuid4().hex[:8]}"
         self._agent: process.NgrokProcess | None = None
@@ -227,6 +230,8 @@ class TunnelManager:
             raise no_authtoken_error()
         validate_basic_auth(opts.basic_auth)
         self._hold_secrets([token, *(_basic_auth_secrets(opts.basic_auth))])
+        self._basic_auth = opts.basic_auth
+        hold_basic_auth(self._basic_auth)
         log.info("starting ngrok %s (authtoken from %s)", path, source)
 
         config_path = self._write_private_config(token)
@@ -366,6 +371,8 @@ class TunnelManager:
     def _release_secrets(self) -> None:
         _redactor.remove(self._secrets)
         self._secrets = []
+        release_basic_auth(self._basic_auth)
+        self._basic_auth = None
 
     # ----------------------------------------------------------------- agent process
 
