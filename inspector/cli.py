@@ -18,6 +18,7 @@ from pathlib import Path
 from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
+from inspector.core.capture.writer import FROZEN_WRITER_ARG, run_writer
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [FROZEN_WRITER_ARG]:
+        # A frozen build starts its session writer as itself (writer.writer_command).
+        return run_writer(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
