@@ -65,6 +65,13 @@ def run_window(args: argparse.Namespace) -> int:
     if not display_available():
         print(NO_DISPLAY, file=sys.stderr, flush=True)
         return 1
+    from inspector.gui.system_libraries import missing_libraries, missing_message
+
+    # Before Qt is imported: a missing xcb library makes Qt abort with no useful advice.
+    missing = missing_libraries()
+    if missing:
+        print(missing_message(missing), file=sys.stderr, flush=True)
+        return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from inspector.gui.main_window import MainWindow
