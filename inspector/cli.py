@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ from inspector import __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
 from inspector.core.capture.writer import FROZEN_WRITER_ARG, run_writer
+from inspector.core.logfile import setup_logging
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -34,6 +36,8 @@ from inspector.core.tunnel import (
     tunnel_client_address,
 )
 from inspector.core.tunnel.secrets import TunnelSettingsStore
+
+log = logging.getLogger(__name__)
 
 EXIT_FAILED = 1
 EXIT_TUNNEL = 3
@@ -117,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_writer(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in (None, "capture"):
+        # The long-running faces keep a log file (Help > About names it).
+        setup_logging()
+        log.info("webhook-inspector %s: %s", __version__, args.command or "window")
     try:
         if args.command == "capture":
             return cmd_capture(args)

@@ -26,10 +26,24 @@ def _private_dirs(
     root = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("WEBHOOK_INSPECTOR_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("WEBHOOK_INSPECTOR_CONFIG_DIR", str(root / "config"))
+    monkeypatch.setenv("WEBHOOK_INSPECTOR_LOG_DIR", str(root / "log"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
     monkeypatch.delenv("NGROK_AUTHTOKEN", raising=False)
     monkeypatch.delenv("PYNGROK_NGROK_PATH", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_log_file() -> Iterator[None]:
+    """A test that starts a face in-process (cli.main) leaves no log handler behind."""
+    import logging
+
+    from inspector.core.logfile import close_logging
+
+    level = logging.getLogger().level
+    yield
+    close_logging()
+    logging.getLogger().setLevel(level)
 
 
 @pytest.fixture(autouse=True)
