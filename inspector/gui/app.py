@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from inspector import APP_ID, __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
@@ -75,13 +76,19 @@ def run_window(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from inspector.gui.main_window import MainWindow
-    from inspector.gui.theme import apply_theme
+    from inspector.gui.theme import apply_theme, icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    app.setApplicationName("Webhook Inspector")
+    # The name is the X11 WM_CLASS (the desktop entry's StartupWMClass) and the desktop
+    # file name the Wayland app id: how a task bar finds the entry's name and icon.
+    app.setApplicationName("webhook-inspector")
+    app.setApplicationDisplayName("Webhook Inspector")
+    app.setApplicationVersion(__version__)
     app.setOrganizationName("webhook-inspector")
+    app.setDesktopFileName(APP_ID)
     apply_theme(app)
+    app.setWindowIcon(icon("app"))
 
     def fail(message: str) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)

@@ -58,8 +58,10 @@ from PySide6.QtWidgets import (
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
+from inspector.gui.about import attach_help_menu, help_actions
 from inspector.gui.bridge import RowBridge
 from inspector.gui.filter_bar import FilterBar
+from inspector.gui.first_run import first_run_html
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
 from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
@@ -158,7 +160,8 @@ class MainWindow(QMainWindow):
         self._recording_problem = recording_problem
         self._shown_problem: str | None = None
 
-        self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
+        # Ends with the application's display name, so Qt does not append it a second time.
+        self.setWindowTitle(f"{Path(store.path).name} \u2014 Webhook Inspector")
         self.setWindowIcon(icon("app"))
 
         self.model = EventTableModel(store, self)
@@ -328,6 +331,8 @@ class MainWindow(QMainWindow):
         self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
         self.help_action.triggered.connect(self.show_help)
         bar.addAction(self.help_action)
+        self.about_action, self.open_log_action = help_actions(self, Path(self.store.path))
+        attach_help_menu(bar, self.help_action, [self.about_action, self.open_log_action])
         self.toolbar = bar
 
     def _build_recording_banner(self, parent: QWidget) -> QFrame:
@@ -588,16 +593,7 @@ class MainWindow(QMainWindow):
         empty = self.model.rowCount() == 0
         if empty:
             if self._total == 0:
-                public = (
-                    f"<p>From the internet, through the tunnel: <b>{self.public_url}</b></p>"
-                    if self.public_url
-                    else ""
-                )
-                self.empty_label.setText(
-                    "<p style='font-size:14pt'>Waiting for webhooks</p>"
-                    f"<p>Point the provider (or curl) at <b>{self.url}</b>, e.g.<br>"
-                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {self.url}sms</code></p>' + public
-                )
+                self.empty_label.setText(first_run_html(self.url, self.public_url))
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
                     "<p style='font-size:13pt'>View cleared</p>"

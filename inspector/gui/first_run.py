@@ -1,0 +1,46 @@
+"""What the empty window says before the first request: three lines, one per way in.
+
+Kept apart from the window so the wording (and the sample command, which will become
+``webhook-inspector send`` once the simulator exists) changes in one place.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+#: A request anyone can send today to see the window fill; ``{url}`` ends with "/".
+SAMPLE_COMMAND = 'curl -d \'{{"status":"DELIVRD"}}\' {url}sms'
+
+
+def sample_command(url: str) -> str:
+    return SAMPLE_COMMAND.format(url=url)
+
+
+def first_run_lines(url: str, public_url: str = "") -> list[str]:
+    """The three lines as plain text: the listening URL, the tunnel, a sample request."""
+    tunnel = (
+        f"From the internet, through the tunnel: {public_url}"
+        if public_url
+        else "From the internet: start the tunnel (Tunnel in the toolbar) for a public HTTPS URL"
+    )
+    return [
+        f"Point the provider at {url} (Ctrl+L copies it)",
+        tunnel,
+        f"Send a sample: {sample_command(url)}",
+    ]
+
+
+def first_run_html(url: str, public_url: str = "") -> str:
+    """The same three lines under a heading, for the window's empty state (all escaped)."""
+    where, tunnel, sample = (escape(line) for line in first_run_lines(url, public_url))
+    u, pub = escape(url), escape(public_url)
+    where = where.replace(u, f"<b>{u}</b>", 1)
+    if public_url:
+        tunnel = tunnel.replace(pub, f"<b>{pub}</b>", 1)
+    else:
+        tunnel = tunnel.replace("Tunnel", "<b>Tunnel</b>", 1)
+    cmd = escape(sample_command(url))
+    sample = sample.replace(cmd, f"<code>{cmd}</code>", 1)
+    return (
+        f"<p style='font-size:14pt'>Waiting for webhooks</p><p>{where}<br>{tunnel}<br>{sample}</p>"
+    )
