@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inspector import APP_ID, __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
@@ -17,6 +18,12 @@ from inspector.core.capture.listener import DEFAULT_MAX_BODY
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+#: Developer hook (packaging checks, start-up timing): once the window is up, save it to this
+#: PNG and quit; lets a frozen build, which runs no test code, show what it draws.
+SNAPSHOT_ENV = "WEBHOOK_INSPECTOR_SNAPSHOT"
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
 
@@ -60,6 +67,23 @@ def choose_session(args: argparse.Namespace) -> Path:
             raise SessionError(f"the last session {last} no longer exists")
         return last
     return default_session_path()
+
+
+def _snapshot_then_quit(window: QWidget, path: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def shoot() -> None:
+        # Written beside, then renamed: a watcher never reads half a file.
+        partial = path.with_name(path.name + ".part")
+        if not window.grab().save(str(partial), "PNG"):
+            print(f"error: cannot write the snapshot {path}", file=sys.stderr, flush=True)
+            QApplication.exit(1)
+            return
+        os.replace(partial, path)
+        QApplication.quit()
+
+    QTimer.singleShot(0, shoot)  # the first turn of the event loop: shown and laid out
 
 
 def run_window(args: argparse.Namespace) -> int:
@@ -122,6 +146,9 @@ def run_window(args: argparse.Namespace) -> int:
         recording_problem=lambda: engine.recording_problem,
     )
     window.show()
+    snapshot = os.environ.get(SNAPSHOT_ENV)
+    if snapshot:
+        _snapshot_then_quit(window, Path(snapshot))
     try:
         return app.exec()
     finally:

@@ -121,3 +121,29 @@ def test_the_running_app_carries_the_desktop_entry_identity(tmp_path: Path) -> N
     facts, title = done.stdout.splitlines()[:2]
     assert facts == f"webhook-inspector|Webhook Inspector|{APP_ID}|256|False"
     assert title == "id.whsession \u2014 Webhook Inspector"
+
+
+def test_snapshot_hook_saves_the_shown_window_and_quits(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "WEBHOOK_INSPECTOR_SNAPSHOT": str(shot)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inspector",
+            "--port",
+            "0",
+            "--session",
+            str(tmp_path / "s.whsession"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    from tests.test_desktop_files import png_size
+
+    width, height = png_size(shot)
+    assert width > 600 and height > 400
+    assert not shot.with_name("shot.png.part").exists()
