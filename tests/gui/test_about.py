@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QToolButton
 from inspector import APP_ID, __version__
 from inspector.gui import about
 from inspector.gui.first_run import first_run_lines, sample_command
+from inspector.gui.table_model import COLUMN_INDEX
 
 
 def test_first_run_says_in_three_lines_where_to_send_how_to_tunnel_and_a_sample(window) -> None:
@@ -31,17 +34,25 @@ def test_first_run_says_in_three_lines_where_to_send_how_to_tunnel_and_a_sample(
 
 
 def test_first_run_sample_command_really_records_a_request(window, qtbot) -> None:
-    """The curl line is true today: what it sends is recorded and shown."""
-    command = sample_command(window.url).split()
-    assert command[0] == "curl" and command[-1] == f"{window.url}sms"
-    import urllib.request
+    """The sample line is true today: what it sends is recorded and decoded."""
+    argv = shlex.split(sample_command(window.url))
+    assert argv[0] == "curl" and argv[-1] == f"{window.url}sms"
+    if shutil.which("curl"):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0 and '"ok":true' in done.stdout, done.stderr
+    else:  # what curl would send: -H headers, -d body, POST
+        import urllib.request
 
-    body = command[2].strip("'").encode()
-    req = urllib.request.Request(command[-1], data=body, method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        assert resp.status == 200
+        opts = dict(zip(argv[1:-1:2], argv[2:-1:2], strict=True))
+        name, value = opts["-H"].split(": ", 1)
+        req = urllib.request.Request(argv[-1], data=opts["-d"].encode(), headers={name: value})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     assert not window.empty_label.isVisible()
+    row = window.model.index(0, COLUMN_INDEX["event"])
+    assert window.model.data(row) == "sms:message:status"
+    assert window.model.data(window.model.index(0, COLUMN_INDEX["status"])) == "DELIVRD"
 
 
 def test_first_run_names_the_public_url_once_the_tunnel_is_up() -> None:
