@@ -41,7 +41,7 @@ def main() -> int:
     for size in SIZES:
         path = OUT / f"{size}x{size}" / "apps" / f"{APP_ID}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not render(size).save(str(path), "PNG"):
+        if not render(size).save(str(path)):
             print(f"error: cannot write {path}", file=sys.stderr)
             return 1
         print(path.relative_to(ROOT))
