@@ -9,7 +9,8 @@ For the frozen binary and for the venv's ``webhook-inspector`` alike it starts `
 on 127.0.0.1, sends the catalogue payloads (tests/fixtures/catalogue) over loopback, stops
 it, exports the session as JSONL with the same binary, and compares the two exports (the
 arrival times and the Host header's port must differ; nothing else may). Then it opens the
-frozen window offscreen and saves a screenshot, and times ``--help``, ``events`` and the
+frozen window offscreen and saves a screenshot, starts the frozen ``capture --tunnel``
+against the test suite's stand-in ngrok agent, and times ``--help``, ``events`` and the
 window (start to first frame, ``WEBHOOK_INSPECTOR_SNAPSHOT``) for both. Exits non-zero on
 any difference or failure.
 """
@@ -92,6 +93,32 @@ def capture_and_export(command: list[str], work: Path) -> list[dict[str, Any]]:
     if done.returncode != 0:
         raise SystemExit(f"error: export failed: {done.stderr.strip()}")
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def tunnel_starts(command: list[str], work: Path) -> str:
+    """``capture --tunnel`` against the test suite's stand-in ngrok agent: the public URL."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_ngrok.harness import AUTHTOKEN, install_fake_agent
+
+    agent = install_fake_agent(work / "bin")
+    env = private_env(
+        work, NGROK_AUTHTOKEN=AUTHTOKEN, FAKE_NGROK_STATE_DIR=str(work / "agent-state")
+    )
+    proc = subprocess.Popen(
+        [*command, "capture", "--port", "0", "--session", str(work / "t.whsession"),
+         "--tunnel", "--ngrok-path", str(agent)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        second = proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    if not second.startswith("Public URL: https://"):
+        raise SystemExit(f"error: the tunnel did not start: {second!r} {err.strip()}")
+    return second.removeprefix("Public URL: ")
 
 
 def comparable(row: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +210,9 @@ def main() -> int:
         print(f"capture + export: {expected} catalogue requests, frozen and venv exports identical")
         events = len({r["event"] for r in rows_frozen})
         print(f"  ({events} distinct events; received_at and the Host port aside)")
+
+        url = tunnel_starts(frozen, work / "tunnel")
+        print(f"capture --tunnel (stand-in ngrok agent): {url}")
 
         captured = work / "frozen" / "catalogue.whsession"
         window_shown(frozen, work / "shot", args.shot.resolve(), captured)
