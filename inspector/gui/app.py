@@ -90,12 +90,17 @@ def run_window(args: argparse.Namespace) -> int:
     if not display_available():
         print(NO_DISPLAY, file=sys.stderr, flush=True)
         return 1
-    from inspector.gui.system_libraries import missing_libraries, missing_message
+    from inspector.gui import system_libraries as syslibs
 
-    # Before Qt is imported: a missing xcb library makes Qt abort with no useful advice.
-    missing = missing_libraries()
+    # Before Qt is imported: a missing xcb library or an X display that does not answer
+    # makes Qt abort (exit 134) with no useful advice.
+    missing = syslibs.missing_libraries()
     if missing:
-        print(missing_message(missing), file=sys.stderr, flush=True)
+        print(syslibs.missing_message(missing), file=sys.stderr, flush=True)
+        return 1
+    display = os.environ.get("DISPLAY")
+    if syslibs.uses_xcb(os.environ) and not syslibs.x_display_reachable(display):
+        print(syslibs.unreachable_display_message(display), file=sys.stderr, flush=True)
         return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 

@@ -94,6 +94,35 @@ def missing_libraries(
     return [lib for lib in wanted if not load(lib.soname)]
 
 
+def x_display_reachable(display: str | None) -> bool:
+    """Whether an X server answers at ``display``, asked the way Qt's xcb plugin will ask
+    (libxcb's ``xcb_connect``): Qt aborts when it cannot connect.  True when libxcb itself
+    cannot be loaded (``missing_libraries`` reports that)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.restype = ctypes.c_int
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.restype = None
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode() if display else None, None)
+    try:
+        return bool(conn) and xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn:
+            xcb.xcb_disconnect(conn)
+
+
+def unreachable_display_message(display: str | None) -> str:
+    return (
+        f"error: cannot connect to the X display {display or '(DISPLAY unset)'!r}; check "
+        "DISPLAY, or use 'webhook-inspector capture' to record headless"
+    )
+
+
 def _unique(names: list[str]) -> str:
     return " ".join(dict.fromkeys(names))
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,60 @@ def test_every_xcb_library_has_both_package_names() -> None:
     for lib in XCB_LIBRARIES:
         assert lib.soname.startswith("lib") and ".so." in lib.soname
         assert lib.debian and lib.fedora
+
+
+# Every library the check asks for "loads" (a stand-in for the absent ones), as on a desktop
+# that has them all; libxcb itself is real, so the display is really asked for.
+_ALL_PRESENT = """
+import ctypes
+_real = ctypes.CDLL
+class _CDLL(_real):
+    def __init__(self, name, *args, **kwargs):
+        try:
+            super().__init__(name, *args, **kwargs)
+        except OSError:
+            if not str(name).startswith("libxcb-"):
+                raise
+            super().__init__("libc.so.6", *args, **kwargs)
+ctypes.CDLL = _CDLL
+"""
+
+
+def _no_x_server_at(display: str) -> bool:
+    return not Path(f"/tmp/.X11-unix/X{display.lstrip(':')}").exists()
+
+
+@pytest.mark.skipif(not _no_x_server_at(":99"), reason="an X server runs at :99")
+def test_an_x_display_nobody_answers_is_unreachable() -> None:
+    from inspector.gui.system_libraries import x_display_reachable
+
+    assert not x_display_reachable(":99")
+    assert not x_display_reachable("no-such-host-xyz:0")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _no_x_server_at(":99"), reason="an X server runs at :99")
+def test_window_start_with_display_nobody_answers_is_one_line(tmp_path: Path) -> None:
+    result = _start_window(tmp_path, _ALL_PRESENT, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":99"})
+    _assert_one_clear_line(result, "cannot connect to the X display ':99'", "capture")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+def test_a_running_x_server_is_reachable(tmp_path: Path) -> None:
+    from inspector.gui.system_libraries import x_display_reachable
+
+    display = ":87"
+    if not _no_x_server_at(display):
+        pytest.skip(f"an X server already runs at {display}")
+    server = subprocess.Popen(
+        ["Xvfb", display, "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not x_display_reachable(display):
+            assert time.monotonic() < deadline, "Xvfb did not come up"
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
