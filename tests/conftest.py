@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,9 +42,11 @@ def _no_leaked_log_file() -> Iterator[None]:
     from inspector.core.logfile import close_logging
 
     level = logging.getLogger().level
+    hooks = sys.excepthook, threading.excepthook
     yield
     close_logging()
     logging.getLogger().setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
 
 
 @pytest.fixture(autouse=True)

@@ -103,3 +103,23 @@ def test_capture_writes_its_start_to_the_log(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "webhook-inspector 0.1.0: capture" in (log_dir / "webhook-inspector.log").read_text()
+
+
+def test_an_uncaught_exception_is_logged_with_its_traceback_redacted(tmp_path: Path) -> None:
+    code = (
+        "import importlib, threading\n"
+        "from inspector.core.logfile import setup_logging\n"
+        "importlib.import_module('inspector.core.tunnel.redact')._redactor.add(['tok-SECRET-1'])\n"
+        "setup_logging()\n"
+        "t = threading.Thread(target=lambda: 1 / 0, name='worker'); t.start(); t.join()\n"
+        "raise RuntimeError('rejected authtoken tok-SECRET-1')\n"
+    )
+    env = {**__import__("os").environ, "WEBHOOK_INSPECTOR_LOG_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "RuntimeError" in done.stderr  # Python still reports it as usual
+    text = (tmp_path / "webhook-inspector.log").read_text(encoding="utf-8")
+    assert text.count("CRITICAL") == 2 and "uncaught exception" in text
+    assert "ZeroDivisionError" in text
+    assert "RuntimeError: rejected authtoken ***" in text
+    assert "tok-SECRET-1" not in text
