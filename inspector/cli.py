@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [FROZEN_WRITER_ARG]:
         # A frozen build starts its session writer as itself (writer.writer_command).
+        if len(argv) < 3 or not argv[2].isdigit():
+            return _fail(f"{FROZEN_WRITER_ARG} is internal: the capture engine starts it")
         return run_writer(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)

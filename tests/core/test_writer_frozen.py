@@ -47,3 +47,11 @@ def test_a_frozen_executable_records_through_its_own_entry_point(
         assert store.count() == 3
     finally:
         store.close()
+
+
+def test_the_hidden_argument_by_hand_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from inspector.cli import main
+
+    assert main([writer.FROZEN_WRITER_ARG]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {writer.FROZEN_WRITER_ARG} is internal: the capture engine starts it\n"
