@@ -17,7 +17,7 @@ root=$(dirname "$here")
 data=${XDG_DATA_HOME:-$HOME/.local/share}
 sizes=(16 24 32 48 64 128 256)
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
 fail() { echo "error: $*" >&2; exit 1; }
 
 files() {
