@@ -132,14 +132,11 @@ def comparable(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> float:
-    """Median wall time of ``command`` in ms (its output must be a success)."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, check=True, capture_output=True, timeout=60)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def run_ms(command: list[str], env: dict[str, str]) -> float:
+    """Wall time of one successful run of ``command``, in ms."""
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=60)
+    return (time.perf_counter() - start) * 1000
 
 
 def window_shown(command: list[str], home: Path, shot: Path, session: Path | None = None) -> float:
@@ -220,10 +217,14 @@ def main() -> int:
 
         print(f"\nsize of {args.app}: {size_mb(args.app):.0f} MB")
         print(f"timings, median of {args.runs} runs, ms:   frozen    venv")
+        # Frozen and venv alternate, so a change in the machine's load hits both alike.
         for label, sub in (("--help", ["--help"]), ("events", ["events"])):
             env = private_env(work / "t")
-            f = timed([*frozen, *sub], env, args.runs)
-            v = timed([*venv, *sub], env, args.runs)
+            runs_f, runs_v = [], []
+            for _ in range(args.runs):
+                runs_f.append(run_ms([*frozen, *sub], env))
+                runs_v.append(run_ms([*venv, *sub], env))
+            f, v = statistics.median(runs_f), statistics.median(runs_v)
             print(f"  {label:<34} {f:7.0f} {v:7.0f}")
         shown_f, shown_v = [], []
         for i in range(args.runs):
