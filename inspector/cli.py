@@ -36,6 +36,8 @@ from inspector.core.capture.rules import (
     rules_config,
 )
 from inspector.core.capture.terminal import TerminalSafeFormatter
+from inspector.core.capture.writer import FROZEN_WRITER_ARG, run_writer
+from inspector.core.logfile import setup_logging
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
 from inspector.core.session.store import (
     SessionError,
@@ -52,6 +54,8 @@ from inspector.core.tunnel import (
     tunnel_client_address,
 )
 from inspector.core.tunnel.secrets import TunnelSettingsStore
+
+log = logging.getLogger(__name__)
 
 EXIT_FAILED = 1
 EXIT_TUNNEL = 3
@@ -286,15 +290,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [FROZEN_WRITER_ARG]:
+        # A frozen build starts its session writer as itself (writer.writer_command).
+        if len(argv) < 3 or not argv[2].isdigit():
+            return _fail(f"{FROZEN_WRITER_ARG} is internal: the capture engine starts it")
+        return run_writer(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Warnings and errors that reach stderr (through logging's last-resort handler, as
-    # before) may quote request data: escape it (see terminal.py).
+    if args.command in (None, "capture"):
+        # The long-running faces keep a log file (Help > About names it).
+        setup_logging()
+        log.info("webhook-inspector %s: %s", __version__, args.command or "window")
+    # Warnings and errors that reach stderr (those logging's last-resort handler prints:
+    # no handler of their own) may quote request data: escape it (see terminal.py). With
+    # the log file on the root logger the last resort is never asked, so the same handler
+    # also sits on the root, passing only what the last resort would have printed.
     last_resort = logging.lastResort
     safe = logging.StreamHandler()
     safe.setLevel(logging.WARNING)
     safe.setFormatter(TerminalSafeFormatter("webhook-inspector: %(message)s"))
+    safe.addFilter(_no_handler_of_its_own)
     logging.lastResort = safe
+    root = logging.getLogger()
+    root.addHandler(safe)
     try:
         if args.command == "capture":
             return cmd_capture(args)
@@ -310,7 +329,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        root.removeHandler(safe)
         logging.lastResort = last_resort
+
+
+def _no_handler_of_its_own(record: logging.LogRecord) -> bool:
+    """Whether no logger between ``record``'s and the root has a handler (pyngrok's, say,
+    which keeps its own lines off stderr): the records logging's last resort prints."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None and logger is not logging.root:
+        if logger.handlers:
+            return False
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return True
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +27,26 @@ def _private_dirs(
     root = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("WEBHOOK_INSPECTOR_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("WEBHOOK_INSPECTOR_CONFIG_DIR", str(root / "config"))
+    monkeypatch.setenv("WEBHOOK_INSPECTOR_LOG_DIR", str(root / "log"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
     monkeypatch.delenv("NGROK_AUTHTOKEN", raising=False)
     monkeypatch.delenv("PYNGROK_NGROK_PATH", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_log_file() -> Iterator[None]:
+    """A test that starts a face in-process (cli.main) leaves no log handler behind."""
+    import logging
+
+    from inspector.core.logfile import close_logging
+
+    level = logging.getLogger().level
+    hooks = sys.excepthook, threading.excepthook
+    yield
+    close_logging()
+    logging.getLogger().setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from inspector import APP_ID, __version__
 from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.inspection import check_config
 from inspector.core.capture.limits import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER_BYTES
@@ -18,6 +20,12 @@ from inspector.core.capture.provider_settings import ProviderSettings, ProviderS
 from inspector.core.session.store import SessionError, SessionStore, default_session_path
 from inspector.core.tunnel import is_tunnel_basic_auth, tunnel_client_address
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+#: Developer hook (packaging checks, start-up timing): once the window is up, save it to this
+#: PNG and quit; lets a frozen build, which runs no test code, show what it draws.
+SNAPSHOT_ENV = "WEBHOOK_INSPECTOR_SNAPSHOT"
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
 
@@ -63,21 +71,57 @@ def choose_session(args: argparse.Namespace) -> Path:
     return default_session_path()
 
 
+def _snapshot_then_quit(window: QWidget, path: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def shoot() -> None:
+        # Written beside, then renamed: a watcher never reads half a file.
+        partial = path.with_name(path.name + ".part")
+        if not window.grab().save(str(partial), "PNG"):
+            print(f"error: cannot write the snapshot {path}", file=sys.stderr, flush=True)
+            QApplication.exit(1)
+            return
+        os.replace(partial, path)
+        QApplication.quit()
+
+    QTimer.singleShot(0, shoot)  # the first turn of the event loop: shown and laid out
+
+
 def run_window(args: argparse.Namespace) -> int:
     if not display_available():
         print(NO_DISPLAY, file=sys.stderr, flush=True)
         return 1
+    from inspector.gui import system_libraries as syslibs
+
+    # Before Qt is imported: a missing xcb library or an X display that does not answer
+    # makes Qt abort (exit 134) with no useful advice.
+    missing = syslibs.missing_libraries()
+    if missing:
+        print(syslibs.missing_message(missing), file=sys.stderr, flush=True)
+        return 1
+    display = os.environ.get("DISPLAY")
+    if syslibs.uses_xcb(os.environ) and not syslibs.x_display_reachable(display):
+        print(syslibs.unreachable_display_message(display), file=sys.stderr, flush=True)
+        return 1
+
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from inspector.gui.main_window import MainWindow
-    from inspector.gui.theme import apply_theme
+    from inspector.gui.theme import apply_theme, icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    app.setApplicationName("Webhook Inspector")
+    # The name is the X11 WM_CLASS (the desktop entry's StartupWMClass) and the desktop
+    # file name the Wayland app id: how a task bar finds the entry's name and icon.
+    app.setApplicationName("webhook-inspector")
+    app.setApplicationDisplayName("Webhook Inspector")
+    app.setApplicationVersion(__version__)
     app.setOrganizationName("webhook-inspector")
+    app.setDesktopFileName(APP_ID)
     apply_theme(app)
+    app.setWindowIcon(icon("app"))
 
     def fail(message: str) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)
@@ -135,6 +179,9 @@ def run_window(args: argparse.Namespace) -> int:
         busy_problem=lambda: engine.overload.problem,
     )
     window.show()
+    snapshot = os.environ.get(SNAPSHOT_ENV)
+    if snapshot:
+        _snapshot_then_quit(window, Path(snapshot))
     try:
         return app.exec()
     finally:

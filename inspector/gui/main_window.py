@@ -62,9 +62,11 @@ from inspector.core.provider.verification import VERIFICATION_EVENT
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
+from inspector.gui.about import attach_help_menu, help_actions
 from inspector.gui.bridge import RowBridge
 from inspector.gui.elided_label import ElidedLabel
 from inspector.gui.filter_bar import FilterBar
+from inspector.gui.first_run import first_run_html
 from inspector.gui.plain_text import plain_label, plain_tooltip
 from inspector.gui.provider_settings import ProviderSettingsDialog
 from inspector.gui.rules_panel import RulesPanel
@@ -189,7 +191,8 @@ class MainWindow(QMainWindow):
         self.provider_dialog: ProviderSettingsDialog | None = None
         self._busy_problem = busy_problem
 
-        self.setWindowTitle(f"Webhook Inspector \u2014 {Path(store.path).name}")
+        # Ends with the application's display name, so Qt does not append it a second time.
+        self.setWindowTitle(f"{Path(store.path).name} \u2014 Webhook Inspector")
         self.setWindowIcon(icon("app"))
 
         self.model = EventTableModel(store, self)
@@ -387,6 +390,8 @@ class MainWindow(QMainWindow):
         self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
         self.help_action.triggered.connect(self.show_help)
         bar.addAction(self.help_action)
+        self.about_action, self.open_log_action = help_actions(self, Path(self.store.path))
+        attach_help_menu(bar, self.help_action, [self.about_action, self.open_log_action])
         self.toolbar = bar
 
     def _build_recording_banner(self, parent: QWidget) -> QFrame:
@@ -806,18 +811,7 @@ class MainWindow(QMainWindow):
         empty = self.model.rowCount() == 0
         if empty:
             if self._total == 0:
-                public = (
-                    f"<p>From the internet, through the tunnel: <b>{escape(self.public_url)}</b></p>"
-                    if self.public_url
-                    else ""
-                )
-                self.empty_label.setText(
-                    "<p style='font-size:14pt'>Waiting for webhooks</p>"
-                    f"<p>Point the provider (or curl) at <b>{escape(self.url)}</b>, e.g.<br>"
-                    f'<code>curl -d \'{{"status":"DELIVRD"}}\' {escape(self.url)}sms</code></p>'
-                    + public
-                    + "<p>No provider yet? <a href='send'>Send a sample</a></p>"
-                )
+                self.empty_label.setText(first_run_html(self.url, self.public_url))
             elif self.filter_bar.last_valid.is_empty:
                 self.empty_label.setText(
                     "<p style='font-size:13pt'>View cleared</p>"

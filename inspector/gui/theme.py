@@ -128,8 +128,10 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
         src = src.replace(b"#000000", color.name().encode())
     renderer = QSvgRenderer(QByteArray(src))
     result = QIcon()
-    for size in (16, 20, 24, 32):
-        for ratio in (1.0, 2.0, 3.0):
+    # The app's own icon also serves task bars and switchers, which ask for large sizes.
+    sizes = (16, 24, 32, 48, 64, 128, 256) if name == "app" else (16, 20, 24, 32)
+    for size in sizes:
+        for ratio in (1.0, 2.0, 3.0) if size <= 32 else (1.0,):
             px = QPixmap(QSize(int(size * ratio), int(size * ratio)))
             px.fill(Qt.GlobalColor.transparent)
             painter = QPainter(px)

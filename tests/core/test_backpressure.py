@@ -126,7 +126,9 @@ def test_a_delayed_rule_answer_no_longer_counts_in_flight(session_path: Path) ->
         running_engine(session_path, max_inflight_requests=2, answers=answers) as eng,
         ThreadPoolExecutor(6) as pool,
     ):
-        slow = [pool.submit(send, eng.url, "POST", "/slow", [], b"{}", timeout=30) for _ in range(6)]
-        wait_until(lambda: eng.rule_hits().get("slow", 0) == 6)
+        slow = []
+        for n in range(1, 7):  # each sent once the one before is committed (its answer waits)
+            slow.append(pool.submit(send, eng.url, "POST", "/slow", [], b"{}", timeout=30))
+            wait_until(lambda n=n: eng.rule_hits().get("slow", 0) == n)
         assert [f.result().status for f in slow] == [202] * 6
         assert eng.overload.refused == 0

@@ -618,7 +618,7 @@ class ProcessCommitter:
             raise WriterError(f"cannot start the session writer: {exc.strerror or exc}") from exc
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "inspector.core.capture.writer", str(self._store.path),
+                *writer_command(), str(self._store.path),
                 str(child.fileno()),
                 *(["--lines"] if self._lines else []),
                 *([] if self._summaries else ["--no-summaries"]),
@@ -915,12 +915,28 @@ def _fail_all(futures: list[asyncio.Future[Committed]], exc: BaseException) -> N
             fut.set_exception(exc)
 
 
-if __name__ == "__main__":
-    sys.exit(
-        _writer_main(
-            sys.argv[1],
-            int(sys.argv[2]),
-            lines="--lines" in sys.argv[3:],
-            summaries="--no-summaries" not in sys.argv[3:],
-        )
+#: The hidden first argument a frozen build's entry point (``inspector.cli.main``) hands
+#: to :func:`run_writer`: a frozen executable has no ``-m``.
+FROZEN_WRITER_ARG = "__session-writer__"
+
+
+def writer_command() -> list[str]:
+    """The writer's command line up to its arguments: ``python -m`` from an installed
+    package, the executable itself with :data:`FROZEN_WRITER_ARG` from a frozen build."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, FROZEN_WRITER_ARG]
+    return [sys.executable, "-m", "inspector.core.capture.writer"]
+
+
+def run_writer(argv: list[str]) -> int:
+    """The writer's main from its arguments: SESSION FD [--lines] [--no-summaries]."""
+    return _writer_main(
+        argv[0],
+        int(argv[1]),
+        lines="--lines" in argv[2:],
+        summaries="--no-summaries" not in argv[2:],
     )
+
+
+if __name__ == "__main__":
+    sys.exit(run_writer(sys.argv[1:]))

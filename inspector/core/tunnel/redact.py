@@ -87,3 +87,9 @@ _guard_pyngrok_logging()
 def redact(text: str) -> str:
     """Remove every secret currently in use by a running tunnel from ``text``."""
     return _redactor.redact(text)
+
+
+def redacting_filter() -> logging.Filter:
+    """The filter that rewrites secrets in use, for a handler of the app's own (the log file):
+    on a handler it sees every record that reaches it, from any logger."""
+    return _redactor
