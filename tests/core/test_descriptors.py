@@ -70,11 +70,19 @@ def test_out_of_descriptors_is_said_once_and_open_connections_are_served(
         for s in crowd:
             s.close()
         crowd.clear()
-        fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            assert post(fresh, "/after") == 200  # new connections again once some closed
-        finally:
-            fresh.close()
+        # New connections are taken again once the listener has seen some close (it
+        # learns of each close when it reads the end of that connection: a moment).
+        deadline = time.monotonic() + 5
+        while True:
+            fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                assert post(fresh, "/after") == 200
+                break
+            except ConnectionError:
+                assert time.monotonic() < deadline, "new connections still refused after 5 s"
+                time.sleep(0.1)
+            finally:
+                fresh.close()
     finally:
         for s in crowd:
             s.close()
