@@ -4,6 +4,7 @@ Run by hand (not part of the test suite):
 
     .venv/bin/python tests/perf/bench_ingest.py [--seconds 10] [--connections 64] [--rounds 2]
                                                 [--generator auto|wrk|python] [--rules]
+                                                [--with-checks]
 
 Both servers run as separate processes on 127.0.0.1 and are driven by the same load
 generator (keep-alive connections, the 19 catalogue payloads in turn); rounds
@@ -22,12 +23,27 @@ holds exactly as many rows as there were 2xx answers.
 --rules``), once with none of them matching any request and once with the last one
 matching every request (so all 20 are tried each time), against plain capture in the same
 round; the target is 0.9x of plain capture or better.
+
+``--with-checks``: every request carries the provider's ``Authorization: Bearer`` secret and a
+``Signature`` header, and each round also runs capture with that secret and a signing key
+configured (through the environment, as a user would), against capture without them in the
+same round; the target is within 10% of capture without them. The session's verdicts must
+say every checked request passed, or the run fails.
+
+The two options go together: each round then runs plain capture, the two rule files and the
+checks in turn, every request signed. Every capture runs with a configuration folder of its
+own, so the provider settings saved in the window do not change the figures; each reports
+its rate and the CPU its two processes (listener and writer) spent per request, which a busy
+machine disturbs far less than a rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
+import hmac
 import json
 import multiprocessing as mp
 import os
@@ -41,9 +57,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The secret and signing key of ``--with-checks`` (the Signature key is the webhook id).
+SECRET = "bench-secret-6b1f"
+SIGNING_KEY = "0f8e2c44-webhook-id"
 CATALOGUE = ROOT / "tests" / "fixtures" / "catalogue"
 PATHS = {
     "sms": "/sms",
@@ -87,14 +107,23 @@ def serve_bare(port: int) -> None:
 # -- the load generator ----------------------------------------------------------------
 
 
-def build_requests(port: int) -> list[bytes]:
+def auth_headers(body: bytes, signed: bool) -> dict[str, str]:
+    """The headers the provider adds when a secret and signing are set, or none."""
+    if not signed:
+        return {}
+    signature = hmac.new(SIGNING_KEY.encode(), body, hashlib.sha256).hexdigest()
+    return {"Authorization": f"Bearer {SECRET}", "Signature": signature}
+
+
+def build_requests(port: int, signed: bool = False) -> list[bytes]:
     out = []
     for f in sorted(CATALOGUE.glob("*.json")):
         body = f.read_bytes()
         product = f.stem.split("_")[1]
+        extra = "".join(f"{k}: {v}\r\n" for k, v in auth_headers(body, signed).items())
         head = (
             f"POST {PATHS.get(product, '/')} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         out.append(head + body)
     return out
@@ -129,9 +158,9 @@ async def _worker(
         writer.close()
 
 
-def run_load(port: int, seconds: float, connections: int, result: mp.Queue) -> None:
+def run_load(port: int, seconds: float, connections: int, signed: bool, result: mp.Queue) -> None:
     async def main() -> None:
-        reqs = build_requests(port)
+        reqs = build_requests(port, signed)
         counts = {"ok": 0, "other": 0, "errors": 0}
         start = time.monotonic()
         await asyncio.gather(
@@ -143,25 +172,28 @@ def run_load(port: int, seconds: float, connections: int, result: mp.Queue) -> N
     asyncio.run(main())
 
 
-def drive(port: int, seconds: float, connections: int) -> dict[str, float]:
+def drive(port: int, seconds: float, connections: int, signed: bool = False) -> dict[str, float]:
     q: mp.Queue = mp.Queue()
-    p = mp.Process(target=run_load, args=(port, seconds, connections, q))
+    p = mp.Process(target=run_load, args=(port, seconds, connections, signed, q))
     p.start()
     counts = q.get(timeout=seconds + 120)
     p.join()
     return counts
 
 
-def wrk_script(path: Path) -> Path:
+def wrk_script(path: Path, signed: bool = False) -> Path:
     """A Lua script for wrk that sends the catalogue payloads in turn."""
     lines = ["local reqs = {}"]
     for f in sorted(CATALOGUE.glob("*.json")):
         body = f.read_text()
         assert "]==]" not in body
         product = f.stem.split("_")[1]
+        extra = "".join(
+            f', ["{k}"] = "{v}"' for k, v in auth_headers(f.read_bytes(), signed).items()
+        )
         lines.append(
             f'reqs[#reqs + 1] = wrk.format("POST", "{PATHS.get(product, "/")}", '
-            f'{{["Host"] = "127.0.0.1", ["Content-Type"] = "application/json"}}, '
+            f'{{["Host"] = "127.0.0.1", ["Content-Type"] = "application/json"{extra}}}, '
             f"[==[{body}]==])"
         )
     lines += [
@@ -243,14 +275,16 @@ def rules_file(path: Path, *, last_matches: bool) -> Path:
 # -- one measured round ------------------------------------------------------------------
 
 
-def start_server(cmd: list[str], out: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    cmd: list[str], out: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server with stdout to a file (nothing in this process reads its lines).
 
     capture prints a line per request; a reader thread here would take CPU from the
     very machine being measured, which the bare server does not pay for.
     """
     with out.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         first = out.read_bytes().split(b"\n", 1)[0]
@@ -277,22 +311,63 @@ def round_bare(seconds: float, connections: int, workdir: Path, drive_fn: Driver
     return c["ok"] / c["elapsed"]
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One way of running capture; every other one is compared with plain capture."""
+
+    key: str  # in file names and the JSON figures
+    label: str  # in the printed lines
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    #: The authenticity verdict every row must carry: "ok" when the checks are configured,
+    #: "" (nothing checked) otherwise, so that a run measuring the wrong thing fails.
+    verdict: str = ""
+
+
+PLAIN = Variant("plain", "plain capture")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one capture run gave."""
+
+    rate: float  # 2xx answers per second, as the generator read them
+    acked: int  # 2xx answers the generator read
+    rows: int  # 2xx rows in the session
+    total: int  # all rows in the session
+    cpu_us: float  # CPU µs of capture's two processes (listener and writer) per row
+    verdicts: dict[str, int]  # rows per authenticity verdict
+
+
+def capture_env(workdir: Path, variant: Variant) -> dict[str, str]:
+    """The environment of one capture: a profile of its own, then the variant's settings.
+
+    Settings saved in the window, or provider keys in this shell's environment, would
+    otherwise turn plain capture into a checked one and change the figures."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_INSPECTOR_")}
+    env["WEBHOOK_INSPECTOR_CONFIG_DIR"] = str(workdir / "config")
+    env["WEBHOOK_INSPECTOR_DATA_DIR"] = str(workdir / "data")
+    return {**env, **variant.env}
+
+
 def round_capture(
+    variant: Variant,
     seconds: float,
     connections: int,
     workdir: Path,
-    n: int,
+    n: int | str,
     drive_fn: Driver,
-    rules: Path | None = None,
-    tag: str = "",
-) -> tuple[float, int, int]:
-    """capture's rate, the 2xx answers the generator read, and the 2xx rows in the session."""
+) -> Measured:
+    """Run capture as ``variant`` says under the generator and read back its session."""
     port = free_port()
-    session = workdir / f"bench-{n}{tag}.whsession"
-    cmd = [sys.executable, "-m", "inspector", "capture", "--port", str(port)]
-    if rules is not None:
-        cmd += ["--rules", str(rules)]
-    proc = start_server([*cmd, "--session", str(session)], workdir / f"capture-{n}{tag}.out")
+    name = f"{n}-{variant.key}"
+    session = workdir / f"bench-{name}.whsession"
+    cmd = [sys.executable, "-m", "inspector", "capture", "--port", str(port), *variant.args]
+    proc = start_server(
+        [*cmd, "--session", str(session)],
+        workdir / f"capture-{name}.out",
+        capture_env(workdir, variant),
+    )
     try:
         before = process_cpu(proc.pid)
         c = drive_fn(port, seconds, connections)
@@ -304,15 +379,17 @@ def round_capture(
     rows = conn.execute(
         "SELECT count(*) FROM requests WHERE response_status BETWEEN 200 AND 299"
     ).fetchone()[0]
-    total = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+    verdicts = dict(conn.execute("SELECT auth_result, count(*) FROM requests GROUP BY 1"))
     conn.close()
-    CPU_PER_REQUEST[tag or "plain"].append((after - before) / max(total, 1) * 1e6)
-    return c["ok"] / c["elapsed"], int(c["ok"]), int(rows)
-
-
-#: CPU µs per request of capture's two processes (listener and writer), per variant: on a
-#: shared machine this is steadier than requests per second, which other users' load moves.
-CPU_PER_REQUEST: dict[str, list[float]] = {"plain": [], "-none": [], "-one": [], "-plain": []}
+    total = sum(verdicts.values())
+    return Measured(
+        rate=c["ok"] / c["elapsed"],
+        acked=int(c["ok"]),
+        rows=int(rows),
+        total=total,
+        cpu_us=(after - before) / max(total, 1) * 1e6,
+        verdicts=verdicts,
+    )
 
 
 def process_cpu(pid: int) -> float:
@@ -334,6 +411,21 @@ def process_cpu(pid: int) -> float:
     return total
 
 
+def verify(m: Measured, variant: Variant, generator: str, connections: int) -> tuple[bool, str]:
+    """Whether the session holds what the generator was told, and how that reads."""
+    if generator == "wrk":
+        ok = m.acked <= m.rows <= m.acked + connections
+        text = f"rows {m.rows} for {m.acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
+    else:
+        ok = m.acked == m.rows
+        text = f"rows {m.rows} for {m.acked} 2xx ({'exact' if ok else 'MISMATCH'})"
+    if m.verdicts != {variant.verdict: m.total}:
+        ok = False
+        found = ", ".join(f"{v or 'unchecked'} {c}" for v, c in sorted(m.verdicts.items()))
+        text += f"   CHECKS: expected all {variant.verdict or 'unchecked'}, got {found}"
+    return ok, text
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -345,6 +437,11 @@ def main() -> int:
     ap.add_argument(
         "--rules", action="store_true", help="also capture with 20 rules loaded (see above)"
     )
+    ap.add_argument(
+        "--with-checks",
+        action="store_true",
+        help="signed requests; also capture with a secret and a signing key configured",
+    )
     ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_bare:
@@ -355,80 +452,78 @@ def main() -> int:
         generator = "wrk" if shutil.which("wrk") else "python"
     if generator == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk), or use --generator python")
+    signed = args.with_checks
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load generator "
         f"{generator}, {args.connections} keep-alive connections, {args.seconds:g} s per run, "
-        f"{args.rounds} rounds",
+        f"{args.rounds} rounds" + ("; every request signed" if signed else ""),
         flush=True,
     )
     bare_rates: list[float] = []
-    cap_rates: list[float] = []
-    none_rates: list[float] = []
-    one_rates: list[float] = []
     consistent = True
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
-        drive_fn: Driver = drive
+        python_drive: Driver = functools.partial(drive, signed=signed)
+        drive_fn = python_drive
         if generator == "wrk":
-            script = wrk_script(work / "catalogue.lua")
+            script = wrk_script(work / "catalogue.lua", signed)
 
             def drive_fn(port: int, seconds: float, connections: int) -> dict[str, float]:
                 return drive_wrk(port, seconds, connections, script)
 
-        rules_files = {
-            "none": rules_file(work / "rules-none.toml", last_matches=False),
-            "one": rules_file(work / "rules-one.toml", last_matches=True),
-        }
+        variants = [PLAIN]
+        if args.rules:
+            for key, what, last_matches in (
+                ("rules_none", "none matching", False),
+                ("rules_one", "the 20th matching every request", True),
+            ):
+                rules = rules_file(work / f"{key}.toml", last_matches=last_matches)
+                variants.append(Variant(key, f"20 rules, {what}", ("--rules", str(rules))))
+        if args.with_checks:
+            variants.append(
+                Variant(
+                    "checks",
+                    "secret and signing key",
+                    env={
+                        "WEBHOOK_INSPECTOR_SECRET": SECRET,
+                        "WEBHOOK_INSPECTOR_SIGNING_KEYS": SIGNING_KEY,
+                    },
+                    verdict="ok",
+                )  # fmt: skip
+            )
+        runs: dict[str, list[Measured]] = {v.key: [] for v in variants}
         for n in range(args.rounds):
             b = round_bare(args.seconds, args.connections, work, drive_fn)
             bare_rates.append(b)
-            # With --rules, the three captures take turns going first, so that a load that
-            # changes during a round does not always favour the same one.
-            order = ["plain", "none", "one"] if args.rules else ["plain"]
-            order = order[n % len(order) :] + order[: n % len(order)]
-            rates: dict[str, float] = {}
-            checks: dict[str, str] = {}
-            for tag in order:
-                rr, acked, rows = round_capture(
-                    args.seconds, args.connections, work, n, drive_fn,
-                    rules_files.get(tag), f"-{tag}",
-                )  # fmt: skip
-                rates[tag] = rr
-                if generator == "wrk":
-                    ok = acked <= rows <= acked + args.connections
-                    checks[tag] = f"rows {rows} for {acked} 2xx read ({'ok' if ok else 'MISMATCH'})"
-                else:
-                    ok = acked == rows
-                    checks[tag] = f"rows {rows} for {acked} 2xx ({'exact' if ok else 'MISMATCH'})"
+            # The captures take turns going first, so that a load that changes during a
+            # round does not always favour the same one.
+            shift = n % len(variants)
+            got = {
+                v.key: round_capture(v, args.seconds, args.connections, work, n, drive_fn)
+                for v in variants[shift:] + variants[:shift]
+            }
+            r = got[PLAIN.key].rate
+            for v in variants:
+                m = got[v.key]
+                runs[v.key].append(m)
+                ok, check = verify(m, v, generator, args.connections)
                 consistent &= ok
-            r = rates["plain"]
-            cap_rates.append(r)
-            print(
-                f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   "
-                f"ratio {r / b:5.1%}   {checks['plain']}",
-                flush=True,
-            )
-            if args.rules:
-                none_rates.append(rates["none"])
-                one_rates.append(rates["one"])
-                for tag, what in (
-                    ("none", "none matching"),
-                    ("one", "the 20th matching every request"),
-                ):
+                if v is PLAIN:
+                    head = f"round {n + 1}: bare {b:8.0f} req/s   capture {r:8.0f} req/s   "
+                    print(f"{head}ratio {r / b:5.1%}   {check}   CPU {m.cpu_us:.1f} us/request")
+                else:
                     print(
-                        f"         20 rules, {what}: {rates[tag]:8.0f} req/s   "
-                        f"{rates[tag] / r:5.1%} of capture   {checks[tag]}",
-                        flush=True,
+                        f"         {v.label}: {m.rate:8.0f} req/s   {m.rate / r:5.1%} of "
+                        f"capture   {check}   CPU {m.cpu_us:.1f} us/request"
                     )
+            sys.stdout.flush()
         # Every 2xx answer must be in the session: the python generator reads every answer.
-        _, acked, rows = round_capture(min(args.seconds, 4.0), args.connections, work, -1, drive)
-        exact = acked == rows
-        print(
-            f"exactness: {acked} 2xx answers read, {rows} rows in the session "
-            f"({'exact' if exact else 'MISMATCH'})",
-            flush=True,
-        )
+        m = round_capture(PLAIN, min(args.seconds, 4.0), args.connections, work, "exact",
+                          python_drive)  # fmt: skip
+        exact, check = verify(m, PLAIN, "python", args.connections)
+        print(f"exactness: {check}", flush=True)
     bare = statistics.median(bare_rates)
+    cap_rates = [m.rate for m in runs[PLAIN.key]]
     cap = statistics.median(cap_rates)
     # Each round pairs a bare run with a capture run close in time; the median of those
     # paired ratios is steadier on a shared machine than a ratio of two medians.
@@ -441,34 +536,29 @@ def main() -> int:
         "ratio": round(ratio, 3),
         "session_matches_2xx": exact and consistent,
     }
-    if args.rules:
-        for tag, rates in (("none", none_rates), ("one", one_rates)):
-            paired = statistics.median(x / c for x, c in zip(rates, cap_rates, strict=True))
-            figures[f"rules_{tag}_req_per_s"] = round(statistics.median(rates))
-            figures[f"rules_{tag}_vs_capture"] = round(paired, 3)
-            passed &= paired >= 0.9
-            print(
-                f"median with 20 rules ({tag} matching): {statistics.median(rates):.0f} req/s, "
-                f"paired {paired:.1%} of capture without rules (target >= 90%)",
-                flush=True,
-            )
-    if args.rules:
-        for tag in ("-plain", "-none", "-one"):
-            cpu = CPU_PER_REQUEST[tag]
-            if cpu:
-                figures[f"cpu_us_per_request{tag.replace('-', '_')}"] = round(
-                    statistics.median(cpu), 1
-                )
+    cpu = {v.key: statistics.median(m.cpu_us for m in runs[v.key]) for v in variants}
+    figures["cpu_us_per_request_plain"] = round(cpu[PLAIN.key], 1)
+    for v in variants[1:]:
+        rates = [m.rate for m in runs[v.key]]
+        paired = statistics.median(x / c for x, c in zip(rates, cap_rates, strict=True))
+        figures[f"{v.key}_req_per_s"] = round(statistics.median(rates))
+        figures[f"{v.key}_vs_capture"] = round(paired, 3)
+        figures[f"cpu_us_per_request_{v.key}"] = round(cpu[v.key], 1)
+        passed &= paired >= 0.9
         print(
-            "CPU per request (listener + writer, median): "
-            + ", ".join(
-                f"{name} {statistics.median(CPU_PER_REQUEST[tag]):.1f} us"
-                for tag, name in (("-plain", "no rules"), ("-none", "20 rules, none matching"),
-                                  ("-one", "20 rules, one matching"))
-                if CPU_PER_REQUEST[tag]
-            ),
+            f"median with {v.label}: {statistics.median(rates):.0f} req/s, paired "
+            f"{paired:.1%} of plain capture (target >= 90%)",
             flush=True,
-        )  # fmt: skip
+        )
+    print(
+        "CPU per request (listener + writer, median): "
+        + "; ".join(
+            f"{v.label} {cpu[v.key]:.1f} us"
+            + ("" if v is PLAIN else f" ({cpu[v.key] / cpu[PLAIN.key] - 1:+.1%})")
+            for v in variants
+        ),
+        flush=True,
+    )
     print(json.dumps(figures))
     print(
         f"median: bare {bare:.0f} req/s, capture (persisted) {cap:.0f} req/s, "
