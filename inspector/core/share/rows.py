@@ -1,0 +1,35 @@
+"""The unit every export format reads: one stored request plus what sharing adds to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inspector.core.session.store import StoredRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One value redaction replaced: where, what kind, and the mask written instead.
+
+    ``original`` is for the local preview only; no format ever writes it.
+    """
+
+    where: str
+    kind: str
+    original: str
+    mask: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    request: StoredRequest
+    #: The file the row was imported from ('' when it was captured here).
+    imported_from: str = ""
+    #: ``None``: not redacted; else every change made (possibly none).
+    changes: tuple[Change, ...] | None = None
+    #: Whole parts dropped by redaction that have no single value (a binary body...).
+    dropped: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def redacted(self) -> bool:
+        return self.changes is not None
