@@ -29,7 +29,7 @@ from inspector.core.share.jsonl import jsonl_lines, request_to_json
 from inspector.core.share.markdown import markdown_chunks
 from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
 from inspector.core.share.rows import ExportRow
-from inspector.core.share.selection import Selection, iter_selected
+from inspector.core.share.selection import BATCH_BYTES, Selection, iter_selected
 
 __all__ = [
     "FORMATS",
@@ -126,10 +126,13 @@ def export_rows(
             yield row
         pending.clear()
 
+    held = 0
     for req in iter_selected(conn, selection, cancelled=cancelled):
         pending.append(req)
-        if len(pending) >= 64:
+        held += len(req.body) + len(req.response_body)
+        if len(pending) >= 64 or held >= BATCH_BYTES:
             yield from flush()
+            held = 0
     yield from flush()
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from inspector import __version__
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
 from inspector.core.share.jsonl import redaction_note
+from inspector.core.share.pieces import LARGE, base64_pieces, is_utf8, json_text_pieces
 from inspector.core.share.rows import ExportRow
 
 #: Where requests are said to have gone when no ``--base-url`` is given and a request has
@@ -110,7 +112,44 @@ def entry_comment(req: StoredRequest) -> str:
     return " · ".join(parts)
 
 
-def har_entry(row: ExportRow, options: HarOptions) -> dict[str, Any]:
+#: Stands in for a large body in an entry while it is serialised, then the body is written
+#: in its place in pieces.  Random per process: no request can contain it by design.
+_SENTINEL = f"\x00{secrets.token_hex(16)}\x00"
+_SENTINEL_JSON = json.dumps(_SENTINEL)[1:-1]
+
+
+class _Large:
+    """Bodies of one entry written in pieces, in the order their sentinels appear."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, bytes]] = []  # ("text" | "base64", data)
+
+    def text(self, kind: str, data: bytes) -> str:
+        self.parts.append((kind, data))
+        return _SENTINEL
+
+
+def _body_text(data: bytes, large: _Large | None) -> str | None:
+    """The body as text (``None`` if it is not UTF-8), or a sentinel for a large one."""
+    if large is not None and len(data) >= LARGE:
+        return large.text("text", data) if is_utf8(data) else None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _base64(data: bytes, large: _Large | None) -> str:
+    if large is not None and len(data) >= LARGE:
+        return large.text("base64", data)
+    return base64.b64encode(data).decode("ascii")
+
+
+def har_entry(
+    row: ExportRow, options: HarOptions, large: _Large | None = None
+) -> dict[str, Any]:
+    """One HAR entry; with ``large``, bodies of :data:`LARGE` bytes or more are left as
+    sentinels for :func:`har_chunks` to write in pieces."""
     req = row.request
     s = req.summary
     request: dict[str, Any] = {
@@ -127,18 +166,17 @@ def har_entry(row: ExportRow, options: HarOptions) -> dict[str, Any]:
     }
     if req.body or s.method not in ("GET", "HEAD"):
         mime = _mime(req.content_type, "application/octet-stream")
-        try:
-            text = req.body.decode("utf-8")
-        except UnicodeDecodeError:
+        text = _body_text(req.body, large)
+        if text is None:
             request["postData"] = {"mimeType": mime, "text": ""}
             request["_content"] = {
-                "text": base64.b64encode(req.body).decode("ascii"),
+                "text": _base64(req.body, large),
                 "size": len(req.body),
                 "encoding": "base64",
             }
         else:
             post: dict[str, Any] = {"mimeType": mime, "text": text}
-            if mime.split(";")[0].strip().lower() == _FORM:
+            if mime.split(";")[0].strip().lower() == _FORM and len(req.body) < LARGE:
                 # Chrome writes both, and readers that look only at params find the fields.
                 post["params"] = [
                     {"name": k, "value": v} for k, v in parse_qsl(text, keep_blank_values=True)
@@ -148,10 +186,11 @@ def har_entry(row: ExportRow, options: HarOptions) -> dict[str, Any]:
         "size": len(req.response_body),
         "mimeType": _header(req.response_headers, "content-type") or "application/octet-stream",
     }
-    try:
-        content["text"] = req.response_body.decode("utf-8")
-    except UnicodeDecodeError:
-        content["text"] = base64.b64encode(req.response_body).decode("ascii")
+    resp_text = _body_text(req.response_body, large)
+    if resp_text is not None:
+        content["text"] = resp_text
+    else:
+        content["text"] = _base64(req.response_body, large)
         content["encoding"] = "base64"
     entry: dict[str, Any] = {
         "pageref": "page_1",
@@ -222,17 +261,30 @@ def _head(started: str, options: HarOptions) -> str:
     return '{"log":' + _dumps(log_head)[:-1] + ',"entries":[\n'
 
 
+def _entry_chunks(row: ExportRow, opts: HarOptions) -> Iterator[str]:
+    large = _Large()
+    text = _dumps(har_entry(row, opts, large))
+    if not large.parts:
+        yield text
+        return
+    pieces = text.split(_SENTINEL_JSON)
+    for (kind, data), piece in zip(large.parts, pieces, strict=False):
+        yield piece
+        yield from (json_text_pieces(data) if kind == "text" else base64_pieces(data))
+    yield pieces[-1]
+
+
 def har_chunks(rows: Iterable[ExportRow], options: HarOptions | None = None) -> Iterator[str]:
-    """The HAR text, an entry at a time."""
+    """The HAR text, an entry at a time (a large body in pieces)."""
     opts = options or HarOptions()
     first = True
     for row in rows:
         if first:
             yield _head(rfc3339_from_us(row.request.summary.received_us), opts)
-            yield _dumps(har_entry(row, opts))
             first = False
         else:
-            yield ",\n" + _dumps(har_entry(row, opts))
+            yield ",\n"
+        yield from _entry_chunks(row, opts)
     if first:
         now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
         yield _head(rfc3339_from_us(now_us), opts)

@@ -15,16 +15,20 @@ from typing import Any
 
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
+from inspector.core.share.pieces import LARGE, base64_pieces, is_utf8, json_text_pieces
 from inspector.core.share.rows import ExportRow
 
 
-def request_to_json(req: StoredRequest) -> dict[str, Any]:
-    """The JSONL export contract; other tools parse these keys."""
+def request_to_json(req: StoredRequest, *, with_body: bool = True) -> dict[str, Any]:
+    """The JSONL export contract; other tools parse these keys.  Without the body, its two
+    keys are present but empty (for writing it in pieces)."""
     s = req.summary
-    try:
-        body_text: str | None = req.body.decode("utf-8")
-    except UnicodeDecodeError:
-        body_text = None
+    body_text: str | None = None
+    if with_body:
+        try:
+            body_text = req.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body_text = None
     return {
         "id": s.id,
         "seq": s.seq,
@@ -34,7 +38,7 @@ def request_to_json(req: StoredRequest) -> dict[str, Any]:
         "query": s.query,
         "headers": [[k, v] for k, v in req.headers],
         "body_text": body_text,
-        "body_base64": base64.b64encode(req.body).decode("ascii"),
+        "body_base64": base64.b64encode(req.body).decode("ascii") if with_body else "",
         "body_size": s.body_size,
         "content_type": req.content_type,
         "response_status": s.response_status,
@@ -57,11 +61,39 @@ def redaction_note(row: ExportRow) -> dict[str, Any]:
     }
 
 
+_BODY_KEYS = ("body_text", "body_base64")
+
+
+def _large_line(obj: dict[str, Any], body: bytes) -> Iterator[str]:
+    """The same line as ``json.dumps(obj)``, with the body written in pieces."""
+    keys = list(obj)
+    at = keys.index("body_text")
+    head = {k: obj[k] for k in keys[:at]}
+    tail = {k: obj[k] for k in keys[at + 2 :]}
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "body_text": '
+    if is_utf8(body):
+        yield '"'
+        yield from json_text_pieces(body)
+        yield '"'
+    else:
+        yield "null"
+    yield ', "body_base64": "'
+    yield from base64_pieces(body)
+    yield '", ' + json.dumps(tail, ensure_ascii=False)[1:] + "\n"
+
+
 def jsonl_lines(rows: Iterable[ExportRow], _options: object = None) -> Iterator[str]:
     for row in rows:
-        obj = request_to_json(row.request)
+        body = row.request.body
+        if len(body) >= LARGE:
+            obj = request_to_json(row.request, with_body=False)
+        else:
+            obj = request_to_json(row.request)
         if row.redacted:
             obj["_redacted"] = redaction_note(row)
+        if len(body) >= LARGE:
+            yield from _large_line(obj, body)
+            continue
         # json, not orjson: the same text as every earlier version wrote, and lone
         # surrogates (kept from undecodable header bytes) do not stop the export.
         yield json.dumps(obj, ensure_ascii=False) + "\n"
