@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from inspector.core.session.store import StoredRequest
-from inspector.core.share.har import request_url
+from inspector.core.share.har import base_url_for
 from inspector.core.share.rows import ExportRow
 
 #: Headers curl writes itself from the command (its own length and framing).
@@ -99,7 +99,9 @@ def curl_command(req: StoredRequest, options: CurlOptions | None = None) -> str:
     for name in _CURL_ADDS:
         if name.lower() not in present:
             args += ["-H", f"'{name}:'"]
-    args.append(shell_word(request_url(req, opts.base_url).encode()))
+    # The target exactly as it arrived (HAR escapes it into a URI; curl must not).
+    target = base_url_for(req, opts.base_url) + (s.path or "/") + (f"?{s.query}" if s.query else "")
+    args.append(shell_word(target.encode("utf-8", "surrogateescape")))
     has_body = bool(req.body) or s.method not in ("GET", "HEAD")
     command = " \\\n  ".join(_pairs(args))
     if has_body:

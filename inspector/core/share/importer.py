@@ -320,6 +320,11 @@ def har_entry_to_request(entry: Any) -> tuple[CapturedRequest, dict[str, Any], l
     if isinstance(ours.get("path"), str) and isinstance(ours.get("query"), str):
         path, query = ours["path"], ours["query"]
     headers = _headers(request.get("headers"), "request", notes)
+    pseudo = [k for k, _ in headers if k.startswith(":")]
+    if pseudo:
+        # Chrome lists HTTP/2's pseudo-headers; they are the method and URL, not headers.
+        headers = [(k, v) for k, v in headers if not k.startswith(":")]
+        notes.append(f"HTTP/2 pseudo-headers left out ({', '.join(pseudo)})")
     cookies = request.get("cookies")
     if isinstance(cookies, list) and cookies and not any(k.lower() == "cookie" for k, _ in headers):
         pairs = [
@@ -332,6 +337,13 @@ def har_entry_to_request(entry: Any) -> tuple[CapturedRequest, dict[str, Any], l
         if pairs:
             headers.append(("Cookie", "; ".join(pairs)))
     body = _request_body(request)
+    declared = ours.get("declared_size")
+    status_note = entry.get("_requestBodyStatus")
+    if isinstance(status_note, str) and status_note.startswith("discarded"):
+        notes.append(f"the exporting tool did not keep the body ({status_note[:60]})")
+        size = request.get("bodySize")
+        if not body and isinstance(size, int) and size > 0 and declared is None:
+            declared = size
     received_us = _received_us(entry, ours, notes)
     raw_response = entry.get("response")
     response: dict[str, Any] = raw_response if isinstance(raw_response, dict) else {}
@@ -344,7 +356,6 @@ def har_entry_to_request(entry: Any) -> tuple[CapturedRequest, dict[str, Any], l
         resp_body = _b64(resp_text, "response content")
     else:
         resp_body = _text(resp_text).encode("utf-8", "surrogatepass")
-    declared = ours.get("declared_size")
     req = CapturedRequest(
         seq=0,
         received_us=received_us,
