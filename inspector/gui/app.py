@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.engine import ListenError
 from inspector.core.capture.listener import DEFAULT_MAX_BODY
-from inspector.core.session.store import SessionError, SessionStore, default_session_path
+from inspector.core.session.store import SessionError, default_session_path
 from inspector.core.tunnel import tunnel_client_address
 
 NO_DISPLAY = "error: no display available; use 'webhook-inspector capture' to record headless"
@@ -67,7 +67,6 @@ def run_window(args: argparse.Namespace) -> int:
         return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from inspector.gui.main_window import MainWindow
     from inspector.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -82,35 +81,33 @@ def run_window(args: argparse.Namespace) -> int:
             QMessageBox.critical(None, "Webhook Inspector", message)
         return 1
 
-    try:
-        session = choose_session(args)
-        store = SessionStore(session)
-    except SessionError as exc:
-        return fail(str(exc))
-    engine = CaptureEngine(
-        store,
+    from inspector.gui.session_actions import SessionHost, crashed_session
+
+    host = SessionHost(
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
         client_address=tunnel_client_address,
     )
     try:
-        engine.start()
-    except ListenError as exc:
-        store.close()
+        session = choose_session(args)
+        crashed = crashed_session(host.settings)
+        if (
+            crashed is not None
+            and not getattr(args, "session", None)
+            and app.platformName() not in _HEADLESS_PLATFORMS
+        ):
+            answer = QMessageBox.question(
+                None,
+                "Webhook Inspector",
+                f"Webhook Inspector did not close properly last time.\n\nReopen {crashed}?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                session = crashed
+        host.open(session)
+    except (SessionError, ListenError) as exc:
         return fail(str(exc))
-    remember_session(store.path)
-    window = MainWindow(
-        store,
-        engine.url,
-        host=engine.host,
-        port=engine.port,
-        recording_problem=lambda: engine.recording_problem,
-    )
-    window.show()
     try:
         return app.exec()
     finally:
-        window.shutdown()
-        engine.stop()
-        store.close()
+        host.shutdown()

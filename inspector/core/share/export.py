@@ -144,8 +144,11 @@ def export_to(
     *,
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    redactor: Redactor | None = None,
 ) -> ExportResult:
     """Write the selection in the chosen format to ``out``, a chunk at a time.
+
+    ``redactor``: the one a preview used, so the file has the masks the user saw.
 
     ``progress`` is called with the number of rows done every 1,000 rows and at the end;
     ``cancelled`` is asked between batches (then :class:`ExportCancelled` is raised).
@@ -154,7 +157,8 @@ def export_to(
     fmt = FORMATS.get(opts.format)
     if fmt is None:
         raise ExportError(f"unknown format {opts.format!r} (one of {', '.join(FORMATS)})")
-    redactor = Redactor(opts.redaction) if opts.redact else None
+    if redactor is None and opts.redact:
+        redactor = Redactor(opts.redaction)
     counter = [0]
     rows = export_rows(
         conn, selection or Selection(), redactor=redactor, cancelled=cancelled, counter=counter
@@ -217,6 +221,7 @@ def write_export_file(
     session_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    redactor: Redactor | None = None,
 ) -> ExportResult:
     """Write the export whole or not at all: a temporary file beside it, then a rename."""
     check_output_path(out_path, session_path)
@@ -227,7 +232,8 @@ def write_export_file(
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             result = export_to(
-                conn, fh, selection, options, progress=progress, cancelled=cancelled
+                conn, fh, selection, options, progress=progress, cancelled=cancelled,
+                redactor=redactor,
             )
             fh.flush()
             os.fsync(fh.fileno())
