@@ -150,8 +150,8 @@ class ShareDialog(QDialog):
             s = row.request.summary
             changes = row.changes or ()
             top = QTreeWidgetItem(
-                [f"#{s.seq}", f"{s.method} {_cell(s.path)}", s.event or "not decoded",
-                 f"{len(changes)} change(s)", ""]
+                [f"#{s.seq}", f"{s.method} {_cell(s.path)}", "",
+                 s.event or "not decoded", f"{len(changes)} change(s)"]
             )
             for change in changes:
                 top.addChild(QTreeWidgetItem(

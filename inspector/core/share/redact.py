@@ -594,11 +594,17 @@ class Redactor:
             response_headers.append((key, value))
 
         def column(value: str, name: str, hint: str) -> str:
+            """A decoded column: masked as the body's value was; a value the body kept
+            (a sender id such as "Demo12") stays, unless it is a number or an email."""
             if not value or value in self._keep:
                 return value
             if value in known:
-                return known[value]
-            return self._value(value, hint, name, changes, known)
+                mask = known[value]
+                changes.append(Change(name, self._kind_of(value, hint), value, mask))
+                return mask
+            if hint == "address" or self._kind_of(value, "") in ("phone", "email"):
+                return self._value(value, hint, name, changes, known)
+            return value
 
         summary = s._replace(
             path=path,
