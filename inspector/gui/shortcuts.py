@@ -25,9 +25,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 
 def help_html() -> str:
+    from inspector.gui.actions import menu_shortcuts
+
     rows = "".join(
         f"<tr><td style='padding-right:16px'><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>"
-        for k, v in SHORTCUTS
+        for k, v in (*SHORTCUTS, *menu_shortcuts())
     )
     return (
         "<h3>Keyboard</h3>"
