@@ -13,7 +13,7 @@ What goes (``har.md`` lists what the other sanitizers miss):
   warnings): phone numbers (``phonenumbers``, region IN), emails, JWTs, long hex or base64
   tokens, and every value already masked elsewhere in the same request.
 
-The same original always becomes the same mask within one export (a keyed HMAC-SHA256 of
+The same original always becomes the same mask within one export (keyed BLAKE2b, a MAC, of
 the value with a key drawn at random per export and never written anywhere), so a
 message's timeline still lines up in the shared file.  Masks carry 64 bits of the digest:
 two different values meeting the same mask is a chance below one in 10^7 even among a
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -263,7 +262,9 @@ class Redactor:
 
     def _mask_uncached(self, value: str, hint: str) -> tuple[str, str]:
         kind = self._kind_of(value, hint)
-        d = hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
+        d = hashlib.blake2b(
+            value.encode("utf-8", "surrogatepass"), key=self._key, digest_size=8
+        ).hexdigest()
         if kind == "phone":
             return kind, f"{_phone_cc(value)}XXXX{d}"
         if kind == "email":
@@ -410,12 +411,9 @@ class Redactor:
         stack: list[list[Any]] = []
         top: list[Any] | None = None
         pos = 0
-        n = len(text)
-        match = _JSON_TOKEN.match
-        while pos < n:
-            m = match(text, pos)
-            if m is None:
-                break
+        for m in _JSON_TOKEN.finditer(text):
+            if m.start() != pos:
+                break  # something that is no JSON token: the rest is free text
             pos = m.end()
             which = m.lastindex
             if which == 1 or which == 2:  # a key (quoted, or bare as lenient JSON has)
@@ -490,7 +488,8 @@ class Redactor:
                 new = self.scrub(value, label, changes, known)
             if new != value:
                 out.append(text[at:begin])
-                out.append(json.dumps(new, ensure_ascii=False))
+                # A mask needs no escaping; scrubbed text may.
+                out.append(f'"{new}"' if kind is not None else json.dumps(new, ensure_ascii=False))
                 at = end
         if collect:
             return text
