@@ -202,6 +202,13 @@ def _headers(raw: Any, where: str, notes: list[str]) -> list[tuple[str, str]]:
         return []
     if not isinstance(raw, list):
         raise _EntryError(f"{where} headers are not a list")
+    try:  # the common case, checked at once: every header a {name, value} of strings
+        pairs = [(h["name"], h["value"]) for h in raw]
+    except (TypeError, KeyError):
+        pass
+    else:
+        if all(type(k) is str and k and type(v) is str for k, v in pairs):
+            return pairs
     out: list[tuple[str, str]] = []
     for i, h in enumerate(raw, 1):
         if not isinstance(h, dict) or not isinstance(h.get("name"), str) or not h["name"]:
@@ -309,16 +316,17 @@ def har_entry_to_request(entry: Any) -> tuple[CapturedRequest, dict[str, Any], l
     url = request.get("url")
     if not isinstance(url, str) or not url:
         raise _EntryError("request has no url")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise _EntryError(f"url is not a URL ({exc})") from None
-    if not parts.scheme and not url.startswith("/"):
-        raise _EntryError(f"url {url[:60]!r} is not absolute")
-    path = parts.path or "/"
-    query = parts.query
-    if isinstance(ours.get("path"), str) and isinstance(ours.get("query"), str):
-        path, query = ours["path"], ours["query"]
+    if isinstance(ours.get("path"), str) and ours["path"] and isinstance(ours.get("query"), str):
+        path, query = ours["path"], ours["query"]  # ours: exactly as it arrived
+    else:
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise _EntryError(f"url is not a URL ({exc})") from None
+        if not parts.scheme and not url.startswith("/"):
+            raise _EntryError(f"url {url[:60]!r} is not absolute")
+        path = parts.path or "/"
+        query = parts.query
     headers = _headers(request.get("headers"), "request", notes)
     pseudo = [k for k, _ in headers if k.startswith(":")]
     if pseudo:
