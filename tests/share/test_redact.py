@@ -140,7 +140,7 @@ def test_redacted_har_says_so_per_entry(make_session, tmp_path: Path, har_valida
 def test_masks_are_consistent_and_distinct(make_session) -> None:
     """Same original -> same mask within one export (timelines line up); different
     originals -> different masks; a new export -> new masks."""
-    from tests.share.test_redact_support import stored_rows
+    from tests.share.support import stored_rows
 
     body = b'{"mobile": "%s", "status": "DELIVRD", "id": "m-1"}'
     rows = stored_rows(make_session([
@@ -174,7 +174,7 @@ def test_user_keys_and_kept_values(make_session, tmp_path: Path) -> None:
 
 
 def test_binary_body_is_removed_and_said(make_session) -> None:
-    from tests.share.test_redact_support import stored_rows
+    from tests.share.support import stored_rows
 
     (row,) = stored_rows(make_session([captured_request(
         "/bin", b"\xff\xfe918921269123", seq=0, headers=[("Content-Type", "application/octet-stream"),
@@ -186,7 +186,7 @@ def test_binary_body_is_removed_and_said(make_session) -> None:
 
 
 def test_get_callback_query_masked_keeping_the_rest_exact(make_session) -> None:
-    from tests.share.test_redact_support import stored_rows
+    from tests.share.support import stored_rows
 
     (row,) = stored_rows(make_session([captured_request("/ack", b"", seq=0, method="GET",
                                                         query=GET_DLR_QUERY)]))
