@@ -11,8 +11,8 @@ import dataclasses
 import logging
 import os
 import signal
+import sqlite3
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +39,23 @@ from inspector.core.capture.terminal import TerminalSafeFormatter
 from inspector.core.capture.writer import FROZEN_WRITER_ARG, run_writer
 from inspector.core.logfile import setup_logging
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
+from inspector.core.session.query import QueryError
 from inspector.core.session.store import (
     SessionError,
     SessionStore,
     default_session_path,
     open_existing,
 )
-from inspector.core.share.export import count_requests, export_jsonl
+from inspector.core.share.export import (
+    FORMATS,
+    ExportError,
+    ExportOptions,
+    export_to,
+    write_export_file,
+)
+from inspector.core.share.importer import ImportFileError, import_file
+from inspector.core.share.redact import RedactionOptions
+from inspector.core.share.selection import Selection
 from inspector.core.tunnel import (
     TunnelError,
     TunnelManager,
@@ -248,10 +258,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_options(cap)
 
-    exp = sub.add_parser("export", help="write a session's requests out")
+    exp = sub.add_parser("export", help="write a session's requests out (HAR, JSONL, curl)")
     exp.add_argument("session", type=Path, help="session file")
-    exp.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
+    exp.add_argument(
+        "--format", choices=[f for f in FORMATS if f != "markdown"], default="jsonl",
+        help="output format (default jsonl)",
+    )
+    exp.add_argument("--filter", metavar="QUERY", help="only the requests this filter matches")
+    exp.add_argument(
+        "--redact", action="store_true",
+        help="mask secrets, phone numbers, names, emails and message text for sharing",
+    )
+    exp.add_argument(
+        "--redact-key", action="append", default=[], metavar="KEY",
+        help="also mask the values of this JSON, query, form or header key (repeatable)",
+    )
+    exp.add_argument(
+        "--keep-value", action="append", default=[], metavar="VALUE",
+        help="never mask this exact value (repeatable)",
+    )
+    exp.add_argument(
+        "--base-url", metavar="URL",
+        help="scheme://host[:port] the HAR and curl URLs point at (default: each request's Host)",
+    )
     exp.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+
+    imp = sub.add_parser("import", help="bring a HAR or JSONL file into a new session")
+    imp.add_argument("file", type=Path, help="HAR (ours, Chrome, Firefox, Charles, HTTP Toolkit) or JSONL")
+    imp.add_argument("--session", type=Path, help="new session file (default: a new one)")
 
     sub.add_parser("events", help="list the provider's event catalogue")
 
@@ -319,12 +353,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_capture(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "import":
+            return cmd_import(args)
         if args.command == "events":
             return cmd_events()
         if args.command == "send":
             return cmd_send(args)
         return cmd_window(args)
-    except (SessionError, ListenError) as exc:
+    except (SessionError, ListenError, ExportError, ImportFileError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
@@ -539,38 +575,111 @@ def _start_tunnel(
 # -- export -------------------------------------------------------------------------
 
 
+def _base_url(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ExportError(f"--base-url must be http(s)://host[:port], not {text!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        selection = Selection.from_filter(args.filter)
+    except QueryError as exc:
+        return _fail(f"--filter: {exc}")
+    options = ExportOptions(
+        format=args.format,
+        redact=args.redact or bool(args.redact_key),
+        redaction=RedactionOptions(frozenset(args.redact_key), frozenset(args.keep_value)),
+        base_url=_base_url(args.base_url),
+        session_name=args.session.stem,
+    )
     conn = open_existing(args.session)
     try:
         if args.output is None:
-            export_jsonl(conn, sys.stdout)
-            sys.stdout.flush()
-            return 0
-        total = count_requests(conn)
+            return _export_to_stdout(conn, selection, options)
         out_path: Path = args.output.expanduser()
         show = sys.stderr.isatty()
+        total = selection.count(conn) if show else 0
 
         def progress(n: int) -> None:
             if show:
                 print(f"\rexported {n}/{total}", end="", file=sys.stderr, flush=True)
 
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=".export-", dir=out_path.parent or Path("."))
-        except OSError as exc:
-            return _fail(f"cannot write {out_path}: {exc.strerror or exc}")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                n = export_jsonl(conn, fh, progress)
-            os.replace(tmp, out_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        result = write_export_file(
+            conn, out_path, selection, options, session_path=args.session, progress=progress
+        )
         if show:
             print(file=sys.stderr)
-        print(f"exported {n} request(s) to {out_path}", file=sys.stderr)
+        print(f"exported {result.count} request(s) to {out_path}", file=sys.stderr)
+        if result.redaction is not None:
+            print(result.redaction.sentence(), file=sys.stderr)
         return 0
     finally:
         conn.close()
+
+
+def _export_to_stdout(conn: sqlite3.Connection, selection: Selection, options: ExportOptions) -> int:
+    """Stream to stdout; a reader that closes the pipe (``| head``) ends it quietly."""
+    try:
+        result = export_to(conn, sys.stdout, selection, options)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    if result.redaction is not None:
+        print(result.redaction.sentence(), file=sys.stderr)
+    return 0
+
+
+# -- import -------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    source: Path = args.file.expanduser()
+    if not source.is_file():
+        return _fail(f"no file at {source}" if not source.is_dir() else f"{source} is a folder")
+    session = (args.session or default_session_path()).expanduser()
+    if session.exists():
+        return _fail(f"{session} already exists; import makes a new session (give another --session)")
+    store = SessionStore(session)
+    try:
+        result = import_file(source, store)
+        count = store.count()
+    except BaseException:
+        count = store.count()
+        store.close()
+        if count == 0:
+            _remove_session(session)
+        raise
+    store.close()
+    for line in result.problems:
+        print(f"{source.name}: {_printable(line)}", file=sys.stderr)
+    if result.problem_count > len(result.problems):
+        print(f"... and {result.problem_count - len(result.problems)} more problem(s)", file=sys.stderr)
+    if count == 0:
+        _remove_session(session)
+        return _fail(f"nothing could be imported from {source}")
+    left = f"; {result.problem_count} left out" if result.problem_count else ""
+    print(f"imported {result.imported} request(s) from {source} into {session}{left}", file=sys.stderr)
+    return 0
+
+
+def _remove_session(session: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(session) + suffix).unlink(missing_ok=True)
+
+
+def _printable(text: str) -> str:
+    """Problem lines quote the file's own text: never let it steer the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 # -- events -------------------------------------------------------------------------

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inspector import APP_ID, __version__
-from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.engine import ListenError
 from inspector.core.capture.inspection import check_config
 from inspector.core.capture.limits import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER_BYTES
 from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
-from inspector.core.session.store import SessionError, SessionStore, default_session_path
+from inspector.core.session.store import SessionError, default_session_path
 from inspector.core.tunnel import is_tunnel_basic_auth, tunnel_client_address
 
 if TYPE_CHECKING:
@@ -108,7 +108,6 @@ def run_window(args: argparse.Namespace) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from inspector.gui.main_window import MainWindow
     from inspector.gui.theme import apply_theme, icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -131,11 +130,6 @@ def run_window(args: argparse.Namespace) -> int:
             box.exec()
         return 1
 
-    try:
-        session = choose_session(args)
-        store = SessionStore(session)
-    except SessionError as exc:
-        return fail(str(exc))
     provider = ProviderSettingsStore().load()
     try:
         check_config(provider.inspection_config())
@@ -145,46 +139,43 @@ def run_window(args: argparse.Namespace) -> int:
             answer_verification=provider.answer_verification,
             validation_key=provider.validation_key,
         )
-    engine = CaptureEngine(
-        store,
+    from inspector.gui.session_actions import SessionHost, crashed_session
+
+    host = SessionHost(
         host=args.host,
         port=args.port,
         max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
-        max_header_bytes=getattr(args, "max_header_size", DEFAULT_MAX_HEADER_BYTES),
         client_address=tunnel_client_address,
-        answers=provider.answer_config(),
-        inspection=provider.inspection_config(),
-        tunnel_credential=is_tunnel_basic_auth,
+        engine_options={
+            "max_header_bytes": getattr(args, "max_header_size", DEFAULT_MAX_HEADER_BYTES),
+            "answers": provider.answer_config(),
+            "inspection": provider.inspection_config(),
+            "tunnel_credential": is_tunnel_basic_auth,
+        },
     )
-
-    def apply_provider(settings: ProviderSettings) -> None:
-        engine.set_inspection(settings.inspection_config())
-        engine.update_answers(settings.answer_config())
-
     try:
-        engine.start()
-    except ListenError as exc:
-        store.close(remove_if_empty=True)  # a failed start leaves no empty session behind
+        session = choose_session(args)
+        crashed = crashed_session(host.settings)
+        if (
+            crashed is not None
+            and not getattr(args, "session", None)
+            and app.platformName() not in _HEADLESS_PLATFORMS
+        ):
+            answer = QMessageBox.question(
+                None,
+                "Webhook Inspector",
+                f"Webhook Inspector did not close properly last time.\n\nReopen {crashed}?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                session = crashed
+        host.open(session)
+    except (SessionError, ListenError) as exc:
         return fail(str(exc))
-    remember_session(store.path)
-    window = MainWindow(
-        store,
-        engine.url,
-        host=engine.host,
-        port=engine.port,
-        recording_problem=lambda: engine.recording_problem,
-        recording_trouble=lambda: engine.recording_trouble,
-        engine=engine,
-        apply_provider_settings=apply_provider,
-        busy_problem=lambda: engine.overload.problem,
-    )
-    window.show()
+    window = host.current.window if host.current is not None else None
     snapshot = os.environ.get(SNAPSHOT_ENV)
-    if snapshot:
+    if snapshot and window is not None:
         _snapshot_then_quit(window, Path(snapshot))
     try:
         return app.exec()
     finally:
-        window.shutdown()
-        engine.stop()
-        store.close()
+        host.shutdown()

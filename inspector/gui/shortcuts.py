@@ -37,11 +37,14 @@ def _table(rows: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
 def help_markdown() -> str:
     """The help: the window's keys, the detail pane's, and the whole filter language
     reference as shipped in the package (no docs/ folder needed)."""
+    from inspector.gui.actions import menu_shortcuts
     from inspector.gui.detail.pane import SHORTCUTS as PANE_SHORTCUTS
 
     return (
         "# Keyboard\n\n"
         f"{_table(SHORTCUTS)}\n\n"
+        "## Menu commands\n\n"
+        f"{_table(menu_shortcuts())}\n\n"
         "## In the detail pane\n\n"
         f"{_table(PANE_SHORTCUTS)}\n\n"
         f"{filter_reference()}\n\n"

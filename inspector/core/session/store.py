@@ -172,6 +172,8 @@ ALTER TABLE requests ADD COLUMN body_hash BLOB;
 ALTER TABLE requests ADD COLUMN verification TEXT;
 """
     + BY_BODY_SCHEMA,
+    # Rows brought in by ``import`` name the file they came from ('' = captured here).
+    "ALTER TABLE requests ADD COLUMN imported_from TEXT NOT NULL DEFAULT '';",
 )
 
 SCHEMA_VERSION = 2 + len(_UPGRADES)
@@ -855,19 +857,67 @@ def get_request(conn: sqlite3.Connection, request_id: int) -> StoredRequest | No
     return _stored_from_row(row) if row else None
 
 
-def iter_requests(conn: sqlite3.Connection, batch: int = 256) -> Iterator[StoredRequest]:
-    """Every request in arrival order, a few at a time so huge sessions stream."""
+#: Bytes of request data :func:`iter_requests` holds at once (a count alone bounds nothing:
+#: 256 rows of 25 MiB are 6 GiB).
+READ_BUDGET = 4 << 20
+
+
+def get_requests(conn: sqlite3.Connection, ids: Sequence[int]) -> list[StoredRequest]:
+    """The requests with these ids, in the order given (missing ids are left out)."""
+    if not ids:
+        return []
+    marks = ",".join("?" for _ in ids)
+    sql = f"{_select_full(conn)} WHERE r.id IN ({marks})"
+    rows = {r[0]: r for r in conn.execute(sql, tuple(ids))}
+    return [_stored_from_row(rows[i]) for i in ids if i in rows]
+
+
+def iter_requests(
+    conn: sqlite3.Connection, batch: int = 256, budget: int = READ_BUDGET
+) -> Iterator[StoredRequest]:
+    """Every request in arrival order, up to ``batch`` rows or ``budget`` bytes at a time
+    (one row when a single row is larger), so huge sessions and huge bodies stream."""
     last = -1
-    select = _select_full(conn)
     while True:
-        rows = conn.execute(
-            f"{select} WHERE r.id > ? ORDER BY r.id LIMIT ?", (last, batch)
+        sizes = conn.execute(
+            "SELECT id, length(headers) + length(body) + length(response_headers) "
+            "+ length(response_body) FROM request_data WHERE id > ? ORDER BY id LIMIT ?",
+            (last, batch),
         ).fetchall()
-        if not rows:
+        if not sizes:
             return
-        for row in rows:
-            yield _stored_from_row(row)
-        last = rows[-1][0]
+        group: list[int] = []
+        held = 0
+        for rid, size in sizes:
+            if group and held + (size or 0) > budget:
+                yield from get_requests(conn, group)
+                group, held = [], 0
+            group.append(rid)
+            held += size or 0
+        yield from get_requests(conn, group)
+        last = sizes[-1][0]
+
+
+def import_sources(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
+    """The file each of these rows was imported from, for those that were imported (a
+    session of schema 2, opened read-only, has no such column: nothing was imported)."""
+    if not ids or not _has_column(conn, "requests", "imported_from"):
+        return {}
+    marks = ",".join("?" for _ in ids)
+    sql = f"SELECT id, imported_from FROM requests WHERE imported_from != '' AND id IN ({marks})"
+    return dict(conn.execute(sql, tuple(ids)).fetchall())
+
+
+def mark_imported(conn: sqlite3.Connection, first_id: int, last_id: int, source: str) -> None:
+    """Name the file rows ``first_id..last_id`` were imported from."""
+    conn.execute(
+        "UPDATE requests SET imported_from = ? WHERE id BETWEEN ? AND ?",
+        (source, first_id, last_id),
+    )
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -1,65 +1,253 @@
-"""Export a session: one JSON object per request, in arrival order."""
+"""Export a session: the table of formats, and writing one to a stream or a file.
+
+Each format is a pure function from rows to text chunks (mitmproxy's ``export.py`` keeps
+such a table too); redaction is a row -> row transform applied before any of them.  The
+CLI and the window both call :func:`export_to` / :func:`write_export_file`, so a format,
+a redaction rule or a safety check exists once.  Rows are read a few MiB at a time
+(:mod:`inspector.core.share.selection`): memory stays bounded whatever the session holds.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
+import os
 import sqlite3
-from collections.abc import Callable
-from typing import IO, Any
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
-from inspector.core.session.record import (
-    TUNNEL_CREDENTIALS_MASK,
-    is_tunnel_credential,
-    rfc3339_from_us,
+from inspector.core.session.store import (
+    APPLICATION_ID,
+    SESSION_SUFFIX,
+    StoredRequest,
+    import_sources,
 )
-from inspector.core.session.store import StoredRequest, iter_requests
+from inspector.core.share.curl import CurlOptions, curl_chunks
+from inspector.core.share.har import HarOptions, har_chunks
+from inspector.core.share.jsonl import jsonl_lines, request_to_json
+from inspector.core.share.markdown import markdown_chunks
+from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
+from inspector.core.share.rows import ExportRow, without_tunnel_credentials
+from inspector.core.share.selection import BATCH_BYTES, Selection, iter_selected
+
+__all__ = [
+    "FORMATS",
+    "ExportError",
+    "ExportCancelled",
+    "ExportOptions",
+    "ExportResult",
+    "count_requests",
+    "export_jsonl",
+    "export_rows",
+    "export_to",
+    "request_to_json",
+    "write_export_file",
+]
+
+Chunks = Callable[[Iterable[ExportRow], "ExportOptions"], Iterator[str]]
 
 
-def request_to_json(req: StoredRequest) -> dict[str, Any]:
-    """The JSONL export contract; other tools parse these keys."""
-    s = req.summary
+@dataclass(frozen=True, slots=True)
+class Format:
+    name: str
+    suffix: str
+    label: str
+    chunks: Chunks
+
+
+def _jsonl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
+    return jsonl_lines(rows)
+
+
+def _har(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
+    return har_chunks(rows, HarOptions(options.base_url, options.session_name))
+
+
+def _curl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
+    return curl_chunks(rows, CurlOptions(options.base_url))
+
+
+def _markdown(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
+    return markdown_chunks(rows)
+
+
+#: Every export format by name, in the order menus list them.
+FORMATS: dict[str, Format] = {
+    "har": Format("har", ".har", "HAR 1.2 (browsers, Insomnia, HTTP Toolkit)", _har),
+    "jsonl": Format("jsonl", ".jsonl", "JSON Lines (one request per line)", _jsonl),
+    "curl": Format("curl", ".sh", "curl commands (bash)", _curl),
+    "markdown": Format("markdown", ".md", "Markdown for an issue tracker", _markdown),
+}
+
+
+class ExportError(Exception):
+    """An export that cannot be written; the message is one line for the user."""
+
+
+class ExportCancelled(Exception):
+    """The user cancelled; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    format: str = "jsonl"
+    redact: bool = False
+    redaction: RedactionOptions = field(default_factory=RedactionOptions)
+    base_url: str | None = None
+    session_name: str = "session"
+
+
+@dataclass(slots=True)
+class ExportResult:
+    count: int = 0
+    redaction: RedactionSummary | None = None
+
+
+def export_rows(
+    conn: sqlite3.Connection,
+    selection: Selection,
+    *,
+    redactor: Redactor | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    counter: list[int] | None = None,
+) -> Iterator[ExportRow]:
+    """The selected rows, each with its import source, redacted when a redactor is given."""
+    pending: list[StoredRequest] = []
+
+    def flush() -> Iterator[ExportRow]:
+        sources = import_sources(conn, [r.summary.id for r in pending])
+        for req in pending:
+            row = ExportRow(without_tunnel_credentials(req), sources.get(req.summary.id, ""))
+            if redactor is not None:
+                row = redactor.redact(row)
+            if counter is not None:
+                counter[0] += 1
+            yield row
+        pending.clear()
+
+    held = 0
+    for req in iter_selected(conn, selection, cancelled=cancelled):
+        pending.append(req)
+        held += len(req.body) + len(req.response_body)
+        if len(pending) >= 64 or held >= BATCH_BYTES:
+            yield from flush()
+            held = 0
+    yield from flush()
+
+
+def export_to(
+    conn: sqlite3.Connection,
+    out: IO[str],
+    selection: Selection | None = None,
+    options: ExportOptions | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    redactor: Redactor | None = None,
+) -> ExportResult:
+    """Write the selection in the chosen format to ``out``, a chunk at a time.
+
+    ``redactor``: the one a preview used, so the file has the masks the user saw.
+
+    ``progress`` is called with the number of rows done every 1,000 rows and at the end;
+    ``cancelled`` is asked between batches (then :class:`ExportCancelled` is raised).
+    """
+    opts = options or ExportOptions()
+    fmt = FORMATS.get(opts.format)
+    if fmt is None:
+        raise ExportError(f"unknown format {opts.format!r} (one of {', '.join(FORMATS)})")
+    if redactor is None and opts.redact:
+        redactor = Redactor(opts.redaction)
+    counter = [0]
+    rows = export_rows(
+        conn, selection or Selection(), redactor=redactor, cancelled=cancelled, counter=counter
+    )
+    reported = 0
+    for chunk in fmt.chunks(rows, opts):
+        out.write(chunk)
+        if progress is not None and counter[0] - reported >= 1000:
+            reported = counter[0]
+            progress(reported)
+    if cancelled is not None and cancelled():
+        raise ExportCancelled()
+    if progress is not None:
+        progress(counter[0])
+    return ExportResult(counter[0], redactor.summary if redactor is not None else None)
+
+
+def _is_session_file(path: Path) -> bool:
+    """A file that is one of our sessions, whatever its name."""
     try:
-        body_text: str | None = req.body.decode("utf-8")
-    except UnicodeDecodeError:
-        body_text = None
-    return {
-        "id": s.id,
-        "seq": s.seq,
-        "received_at": rfc3339_from_us(s.received_us),
-        "method": s.method,
-        "path": s.path,
-        "query": s.query,
-        "headers": [
-            [k, TUNNEL_CREDENTIALS_MASK if is_tunnel_credential(k, v, req.warnings) else v]
-            for k, v in req.headers
-        ],
-        "body_text": body_text,
-        "body_base64": base64.b64encode(req.body).decode("ascii"),
-        "body_size": s.body_size,
-        "content_type": req.content_type,
-        "response_status": s.response_status,
-        "event": s.event,
-        "product": s.product,
-        "status": s.status,
-        "status_class": s.status_class,
-        "message_id": s.message_id,
-        "from": s.from_addr,
-        "to": s.to_addr,
-        "warnings": req.warnings,
-        **provider_keys(req),
-    }
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return False
+    return (
+        len(head) == 100
+        and head.startswith(b"SQLite format 3\x00")
+        and int.from_bytes(head[68:72], "big") == APPLICATION_ID
+    )
 
 
-def provider_keys(req: StoredRequest) -> dict[str, Any]:
-    """``auth``, ``attempt``, ``first_id``, ``verification``: what the capture-time checks
-    found. Results and labels only: the secrets and keys themselves are never stored."""
-    return {
-        "auth": [{"check": c, "result": r, "detail": d} for c, r, d in req.auth],
-        "attempt": req.summary.attempt,
-        "first_id": req.first_id,
-        "verification": req.verification,
-    }
+def check_output_path(out_path: Path, session_path: Path | None) -> None:
+    """Refuse a destination that would destroy a session or cannot be a file."""
+    if out_path.is_dir():
+        raise ExportError(f"{out_path} is a folder; give a file name (e.g. {out_path / 'export'})")
+    if out_path.suffix.lower() == SESSION_SUFFIX:
+        raise ExportError(
+            f"will not write an export onto {out_path}: {SESSION_SUFFIX} files are sessions"
+        )
+    if session_path is not None and out_path.exists():
+        try:
+            same = os.path.samefile(out_path, session_path)
+        except OSError:
+            same = False
+        if same:
+            raise ExportError(f"will not write the export onto the session being read ({out_path})")
+    if out_path.exists() and _is_session_file(out_path):
+        raise ExportError(f"will not write an export onto {out_path}: it is a session file")
+    parent = out_path.parent
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {out_path}: folder {parent} does not exist")
+
+
+def write_export_file(
+    conn: sqlite3.Connection,
+    out_path: Path,
+    selection: Selection | None = None,
+    options: ExportOptions | None = None,
+    *,
+    session_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    redactor: Redactor | None = None,
+) -> ExportResult:
+    """Write the export whole or not at all: a temporary file beside it, then a rename."""
+    check_output_path(out_path, session_path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".part", dir=out_path.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            result = export_to(
+                conn, fh, selection, options, progress=progress, cancelled=cancelled,
+                redactor=redactor,
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return result
+
+
+# -- the interface of earlier versions ------------------------------------------------
 
 
 def count_requests(conn: sqlite3.Connection) -> int:
@@ -72,13 +260,5 @@ def export_jsonl(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write every request as one JSON line; returns how many were written."""
-    n = 0
-    for req in iter_requests(conn):
-        out.write(json.dumps(request_to_json(req), ensure_ascii=False))
-        out.write("\n")
-        n += 1
-        if progress is not None and n % 1000 == 0:
-            progress(n)
-    if progress is not None:
-        progress(n)
-    return n
+    return export_to(conn, out, progress=progress).count
+
