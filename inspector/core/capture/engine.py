@@ -23,6 +23,7 @@ from inspector.core.capture.listener import (
     DEFAULT_MAX_BODY,
     CaptureListener,
     ClientAddressFn,
+    Relay,
 )
 from inspector.core.capture.writer import ProcessCommitter, WriterError
 from inspector.core.session.store import SessionStore
@@ -93,11 +94,13 @@ class CaptureEngine:
         shutdown_timeout: float = 5.0,
         print_lines: bool = False,
         answers: AnswerConfig | None = DEFAULT_CONFIG,
+        relay: Relay | None = None,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries.
         ``answers``: how answers are chosen after decoding (see :mod:`.answers`); the
-        default echoes the provider's URL verification challenge."""
+        default echoes the provider's URL verification challenge. ``relay``: forwarding
+        to the user's app (``inspector.core.send.relay.Relay``), run on this loop."""
         build_policies(answers)  # a bad configuration fails here, in the caller's thread
         self._answers = answers
         self.store = store
@@ -115,6 +118,8 @@ class CaptureEngine:
         self._runner: web.ServerRunner | None = None
         self._committer: ProcessCommitter | None = None
         self.listener: CaptureListener | None = None
+        self.relay = relay
+        self._relay_started = False
 
     @property
     def url(self) -> str:
@@ -248,6 +253,10 @@ class CaptureEngine:
         except OSError as exc:
             raise ListenError(self._bind_message(exc)) from exc
         self.port = int(self._runner.addresses[0][1])
+        if self.relay is not None:
+            self.listener.relay = self.relay
+            await self.relay.start(self.url)
+            self._relay_started = True
 
     def _bind_message(self, exc: OSError) -> str:
         where = f"{self.host}:{self.port}"
@@ -266,6 +275,9 @@ class CaptureEngine:
         """Stop accepting, finish in-flight requests, then let the writer commit and exit."""
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.relay is not None and self._relay_started:
+            self._relay_started = False
+            await self.relay.stop()
         if self._committer is not None:
             await self._committer.stop()
             self._committer = None

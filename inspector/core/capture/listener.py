@@ -47,6 +47,34 @@ class Committer(Protocol):
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]: ...
 
 
+ProviderAnswer = tuple[int, list[tuple[str, str]], bytes]
+
+#: Header a replay sent to our own listener carries, so its row is linked to its original.
+REPLAY_MARK_HEADER = "x-inspector-replay"
+
+
+class Relay(Protocol):
+    """Forwarding to the user's app (``inspector.core.send.relay``), as the listener sees it."""
+
+    replay_marks: dict[str, tuple[int, asyncio.Future[int]]]
+
+    @property
+    def outbox_active(self) -> bool: ...
+
+    @property
+    def pass_through_active(self) -> bool: ...
+
+    def committed(self, row_id: int) -> None: ...
+
+    async def pass_through(
+        self, request: CapturedRequest, row_id: int, *, give: bool = True
+    ) -> ProviderAnswer: ...
+
+    async def start(self, listener_url: str) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class CaptureListener:
     """aiohttp request handler: records every request, whatever its method, path or body."""
 
@@ -64,6 +92,8 @@ class CaptureListener:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self._client_address = client_address
+        #: Forwarding to the user's app, when the front end plugged one in.
+        self.relay: Relay | None = None
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received_us = time.time_ns() // 1000
@@ -102,12 +132,35 @@ class CaptureListener:
             rec.response_body = json.dumps(reply, separators=(",", ":")).encode()
         rec.response_status = status
         rec.response_headers = _JSON
+        relay = self.relay
+        mark = None
+        if relay is not None:
+            mark = _take_mark(relay, headers)
+            if mark is not None and mark[0]:
+                rec.replay_of = mark[0]
+            # Only whole requests are forwarded (a 413's body was not kept).
+            rec.forward = status == 200 and relay.outbox_active
         try:
             committed = await self._committer.submit(rec)
         except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
             body = json.dumps({"ok": False, "error": f"not recorded: {exc}"}).encode()
             return web.Response(status=503, body=body, headers=_JSON_HEADERS)
         answer = committed.answer
+        if relay is not None:
+            if mark is not None and not mark[1].done():
+                mark[1].set_result(committed.row_id)
+            if rec.forward:
+                relay.committed(committed.row_id)
+            elif status == 200 and relay.pass_through_active:
+                if answer is None:  # the app's answer is the provider's
+                    given = await relay.pass_through(rec, committed.row_id)
+                    return web.Response(status=given[0], body=given[2], headers=CIMultiDict(given[1]))
+                # a response rule or the verification echo decides; the app still sees it
+                task = asyncio.get_running_loop().create_task(
+                    relay.pass_through(rec, committed.row_id, give=False)
+                )
+                _background.add(task)
+                task.add_done_callback(_background.discard)
         if answer is not None:
             if answer.delay > 0:
                 await asyncio.sleep(answer.delay)
@@ -190,6 +243,22 @@ class CaptureListener:
                 f"Content-Length said {declared} bytes but {len(rec.body)} arrived"
             )
         return 200, {"ok": True, "seq": rec.seq}
+
+
+#: Pass-through forwards whose answer is not given (a rule answered): kept until done.
+_background: set[asyncio.Task[ProviderAnswer]] = set()
+
+
+def _take_mark(
+    relay: Relay, headers: list[tuple[str, str]]
+) -> tuple[int, asyncio.Future[int]] | None:
+    """The replay this request is, if it carries a mark one of our replays set."""
+    if not relay.replay_marks:
+        return None
+    for key, value in headers:
+        if key.lower() == REPLAY_MARK_HEADER:
+            return relay.replay_marks.pop(value, None)
+    return None
 
 
 def _ignore_outcome(fut: asyncio.Future[Committed]) -> None:

@@ -48,6 +48,7 @@ FIELDS: dict[str, str] = {
     "method": "HTTP method: method:POST",
     "path": "URL path starts with: path:/sms",
     "has": "has:warning, has:tunnel, has:event (decoded), has:body",
+    "app": "what your app answered a forward or replay: app:2xx, app:500, app:failed, app:none",
 }
 
 HAS_VALUES: dict[str, str] = {
@@ -65,6 +66,7 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "class": STATUS_CLASSES,
     "method": ("GET", "POST", "PUT", "PATCH", "DELETE"),
     "has": ("warning", "tunnel", "event", "body"),
+    "app": ("2xx", "3xx", "4xx", "5xx", "failed", "none"),
     "status": (
         "delivered",
         "read",
@@ -111,6 +113,7 @@ class:X            success, pending, failure, inbound, opt_out, info, unknown
 from:X to:X id:X   starts with X (from:9190); *X matches anywhere (to:*1234)
 method:X path:X    method:POST, path:/sms (path prefix)
 has:X              has:warning, has:tunnel, has:event, has:body
+app:X              your app's answer: app:2xx, app:404, app:failed (error or 4xx/5xx), app:none (never sent)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -325,6 +328,7 @@ def _example(name: str) -> str:
         "method": "method:POST",
         "path": "path:/sms",
         "has": "has:warning",
+        "app": "app:2xx",
     }
     return examples[name]
 
@@ -470,6 +474,28 @@ def _events_matching(value: str) -> list[str]:
     return out
 
 
+_APP_LAST = "SELECT request_id FROM app_last"
+
+
+def _app_condition(value: str, pos: int) -> str:
+    """``app:`` terms read each request's latest outcome at the user's app (``app_last``)."""
+    v = value.lower()
+    if v in ("none", "-"):
+        return f"(id NOT IN ({_APP_LAST}))"
+    if v in ("failed", "fail", "error"):
+        return f"(id IN ({_APP_LAST} WHERE failed != 0))"
+    if v in ("ok", "answered"):
+        return f"(id IN ({_APP_LAST} WHERE failed = 0))"
+    if len(v) == 3 and v[0] in "12345" and v[1:] == "xx":
+        lo = int(v[0]) * 100
+        return f"(id IN ({_APP_LAST} WHERE status >= {lo} AND status < {lo + 100}))"
+    if v.isdigit() and len(v) == 3:
+        return f"(id IN ({_APP_LAST} WHERE status = {int(v)}))"
+    raise QueryError(
+        f"app:{value} is not known (app:2xx, app:5xx, app:404, app:failed, app:none)", pos
+    )
+
+
 @dataclass(slots=True)
 class _Compiler:
     params: list[object] = field(default_factory=list)
@@ -539,6 +565,8 @@ class _Compiler:
         if name == "method":
             self.params.append(value.upper())
             return "(method = ?)"
+        if name == "app":
+            return _app_condition(value, pos)
         if name == "has":
             cond = HAS_VALUES.get(value.lower())
             if cond is None:

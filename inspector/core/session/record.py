@@ -27,6 +27,10 @@ class CapturedRequest:
     capture_warnings: list[str] = field(default_factory=list)
     via_tunnel: bool = False
     client_addr: str = ""
+    #: Put in the forward outbox in the same commit (forwarding to the user's app is on).
+    forward: bool = False
+    #: The row this request replays (None: it arrived from outside).
+    replay_of: int | None = None
 
     @property
     def content_type(self) -> str:

@@ -1,0 +1,377 @@
+"""Replay: send stored requests again, as they were or edited, and keep what came back.
+
+A replay never overwrites anything (mitmproxy's client playback resets the original
+flow's response, a long-standing complaint there): each one is committed as a new row
+linked to its original (``replays`` table) *before* it is sent, then the app's answer is
+recorded against that new row. A replay sent to our own listener is captured by it; the
+listener links that row instead (a one-time mark header), so there is one row per replay.
+
+A batch keeps the original order: requests start in order, at most ``concurrency`` at a
+time (1 by default: strictly one after another), either as fast as the app answers or at
+the original pace (the gaps between the originals' arrival times, divided by ``speed``).
+It can be paused and cancelled from any thread; progress goes to a callback on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from inspector.core.send.client import AppClient, forward_headers, forward_url
+from inspector.core.session.forwards import AppAnswer, record_answer
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import SessionStore, StoredRequest
+
+SIGNATURE_HEADER = "Signature"
+MARK_HEADER = "X-Inspector-Replay"
+#: How long a replay to our own listener waits for the listener to commit its row.
+_MARK_WAIT = 30.0
+
+
+def sign(body: bytes, key: str | bytes) -> str:
+    """The provider's signature: lowercase hex HMAC-SHA256 of the exact body."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw, body, hashlib.sha256).hexdigest()
+
+
+def with_signature(
+    headers: Sequence[tuple[str, str]], body: bytes, key: str | bytes
+) -> list[tuple[str, str]]:
+    """``headers`` with a ``Signature`` valid for ``body`` (replacing any old one in place)."""
+    value = sign(body, key)
+    out: list[tuple[str, str]] = []
+    placed = False
+    for k, v in headers:
+        if k.lower() == SIGNATURE_HEADER.lower():
+            if not placed:
+                out.append((k, value))
+                placed = True
+            continue
+        out.append((k, v))
+    if not placed:
+        out.append((SIGNATURE_HEADER, value))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One request to send: exactly these bytes to exactly this URL."""
+
+    original_id: int | None
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    #: When the original arrived (µs), for ``pace``.
+    received_us: int = 0
+
+
+def item_from_stored(req: StoredRequest, to: str, *, exact: bool = False) -> ReplayItem:
+    """A stored request as-is to ``to`` (its path and query appended unless ``exact``):
+    same method, headers (hop-by-hop ones dropped, ``Host`` rewritten) and exact body."""
+    url = forward_url(to, req.path, req.query, exact=exact)
+    headers = forward_headers(req.headers, target=url, remote="", forwarded=False)
+    return ReplayItem(req.id, req.method, url, headers, req.body, req.received_us)
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    index: int
+    item: ReplayItem
+    row_id: int | None
+    answer: AppAnswer
+
+
+@dataclass(slots=True)
+class ReplayProgress:
+    """A snapshot for a progress panel (copied out; safe to hand to another thread)."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    paused: bool = False
+    cancelled: bool = False
+    finished: bool = False
+    last: ReplayResult | None = None
+    results: list[ReplayResult] = field(default_factory=list)
+
+
+class ReplaySink(Protocol):
+    """Where replay rows and the app's answers are written (see :class:`StoreSink`)."""
+
+    async def add_row(self, item: ReplayItem) -> int: ...
+
+    async def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> None: ...
+
+
+class StoreSink:
+    """Writes replay rows straight into the session on a worker thread: decoded like any
+    request, committed with their link, the append listeners told (the table shows them)."""
+
+    def __init__(
+        self, store: SessionStore, run: Callable[..., asyncio.Future[object]] | None = None
+    ) -> None:
+        self._store = store
+        self._decoder: object | None = None
+        self._lock = threading.Lock()
+        self._run = run
+
+    async def _call(self, fn: Callable[[], object]) -> object:
+        if self._run is not None:
+            return await self._run(fn)
+        return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+    def _add(self, item: ReplayItem, seq: int) -> int:
+        from inspector.core.provider.decoder import EventDecoder
+
+        path, query = _split_url(item.url)
+        rec = CapturedRequest(
+            seq,
+            time.time_ns() // 1000,
+            item.method,
+            path,
+            query,
+            "1.1",
+            "",
+            list(item.headers),
+            item.body,
+            len(item.body),
+            0,
+            [],
+            b"",
+            replay_of=item.original_id,
+        )
+        with self._lock:
+            if self._decoder is None:
+                self._decoder = EventDecoder()
+            decoder: EventDecoder = self._decoder  # type: ignore[assignment]
+            decoded = decoder.decode(rec.method, rec.path, rec.query, rec.headers, rec.body)
+        return self._store.append([(rec, decoded)])[0].id
+
+    async def add_row(self, item: ReplayItem) -> int:
+        seq = self._store.take_seq()
+        return int(await self._call(lambda: self._add(item, seq)))  # type: ignore[call-overload]
+
+    def _record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
+        conn = self._store.open_reader()
+        try:
+            record_answer(
+                conn, row_id, kind="replay", url=item.url, answer=answer, attempt=1, at_us=at_us
+            )
+        finally:
+            conn.close()
+
+    async def record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
+        await self._call(lambda: self._record(row_id, item, answer, at_us))
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    rest = url.partition("://")[2]
+    _, slash, tail = rest.partition("/")
+    tail = "/" + tail if slash else "/"
+    path, _, query = tail.partition("?")
+    return path.partition("#")[0], query.partition("#")[0]
+
+
+class ReplayBatch:
+    """Many replays, in their original order; pause, resume and cancel from any thread."""
+
+    def __init__(
+        self,
+        items: Sequence[ReplayItem],
+        *,
+        concurrency: int = 1,
+        speed: float | None = None,
+        deadline: float = 10.0,
+        on_progress: Callable[[ReplayProgress], None] | None = None,
+    ) -> None:
+        """``speed``: None sends as fast as the app answers; 1.0 keeps the originals'
+        pace, 10.0 ten times faster."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if speed is not None and speed <= 0:
+            raise ValueError("the pace must be positive")
+        self.items = list(items)
+        self.concurrency = concurrency
+        self.speed = speed
+        self.deadline = deadline
+        self._on_progress = on_progress
+        self.progress = ReplayProgress(total=len(self.items))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._resume: asyncio.Event | None = None
+        self._cancel: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._requested_pause = False
+        self._requested_cancel = False
+
+    # -- any thread ---------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._requested_pause = True
+        self._post(self._apply)
+
+    def resume(self) -> None:
+        self._requested_pause = False
+        self._post(self._apply)
+
+    def cancel(self) -> None:
+        """Stop starting new replays and abandon the ones in flight (their rows stay,
+        recorded as cancelled)."""
+        self._requested_cancel = True
+        self._post(self._apply)
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        if self._resume is None or self._cancel is None:
+            return
+        if self._requested_cancel:
+            self._cancel.set()
+            self._resume.set()
+            for task in list(self._tasks):
+                task.cancel()
+        elif self._requested_pause:
+            self._resume.clear()
+        else:
+            self._resume.set()
+        self.progress.paused = self._requested_pause and not self._requested_cancel
+        self.progress.cancelled = self._requested_cancel
+        self._report()
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            p = self.progress
+            self._on_progress(replace(p, results=[]))
+
+    async def run(
+        self, client: AppClient, sink: ReplaySink, *, relay: object | None = None
+    ) -> ReplayProgress:
+        """Send every item; returns the final progress (with every result, in order).
+        ``relay``: the engine's relay, needed to replay to our own listener."""
+        self._loop = asyncio.get_running_loop()
+        self._resume = asyncio.Event()
+        self._cancel = asyncio.Event()
+        self._apply()
+        self._resume.set() if not self._requested_pause else None
+        slots = asyncio.Semaphore(self.concurrency)
+        results: list[ReplayResult | None] = [None] * len(self.items)
+        started = time.monotonic()
+        first_us = self.items[0].received_us if self.items else 0
+        try:
+            for index, item in enumerate(self.items):
+                await self._resume.wait()
+                if self._cancel.is_set():
+                    break
+                if self.speed is not None and item.received_us and first_us:
+                    due = started + (item.received_us - first_us) / 1e6 / self.speed
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        try:
+                            async with asyncio.timeout(wait):
+                                await self._cancel.wait()
+                        except TimeoutError:
+                            pass
+                        if self._cancel.is_set():
+                            break
+                await slots.acquire()
+                if self._cancel.is_set():
+                    slots.release()
+                    break
+                self.progress.in_flight += 1
+                task = asyncio.get_running_loop().create_task(
+                    self._one(index, item, client, sink, relay, results, slots)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+        self.progress.finished = True
+        self.progress.in_flight = 0
+        self.progress.results = [r for r in results if r is not None]
+        self._report()
+        return self.progress
+
+    async def _one(
+        self,
+        index: int,
+        item: ReplayItem,
+        client: AppClient,
+        sink: ReplaySink,
+        relay: object | None,
+        results: list[ReplayResult | None],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        row_id: int | None = None
+        try:
+            to_listener = relay is not None and _is_listener(relay, item.url)
+            at_us = time.time_ns() // 1000
+            if to_listener:
+                answer, row_id = await _to_listener(client, relay, item, self.deadline)
+            else:
+                row_id = await sink.add_row(item)
+                answer = await client.send(
+                    item.method, item.url, item.headers, item.body, deadline=self.deadline
+                )
+            if row_id is not None:
+                await sink.record(row_id, item, answer, at_us)
+        except asyncio.CancelledError:
+            answer = AppAnswer(None, error="cancelled before the app answered")
+            if row_id is not None:
+                await asyncio.shield(sink.record(row_id, item, answer, time.time_ns() // 1000))
+        except Exception as exc:  # noqa: BLE001 - the session could not be written
+            answer = AppAnswer(None, error=f"not recorded: {exc}")
+        finally:
+            slots.release()
+        result = ReplayResult(index, item, row_id, answer)
+        results[index] = result
+        p = self.progress
+        p.in_flight -= 1
+        p.done += 1
+        if answer.failed:
+            p.failed += 1
+        p.last = result
+        self._report()
+
+
+def _is_listener(relay: object, url: str) -> bool:
+    base = getattr(relay, "listener_url", None)
+    return bool(base) and url.startswith(str(base).rstrip("/"))
+
+
+async def _to_listener(
+    client: AppClient, relay: object, item: ReplayItem, deadline: float
+) -> tuple[AppAnswer, int | None]:
+    """Send to our own listener with a one-time mark, so its row is the replay's row."""
+    marks: dict[str, tuple[int, asyncio.Future[int]]] = relay.replay_marks  # type: ignore[attr-defined]
+    token = secrets.token_hex(8)
+    fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    marks[token] = (item.original_id or 0, fut)
+    headers = [*item.headers, (MARK_HEADER, token)]
+    try:
+        answer = await client.send(item.method, item.url, headers, item.body, deadline=deadline)
+        try:
+            async with asyncio.timeout(_MARK_WAIT if fut.done() or answer.answered else 0.5):
+                row_id: int | None = await fut
+        except TimeoutError:
+            row_id = None
+    finally:
+        marks.pop(token, None)
+    return answer, row_id
