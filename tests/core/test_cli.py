@@ -23,7 +23,7 @@ from tests.core.httpraw import send
 EXPORT_KEYS = {
     "id", "seq", "received_at", "method", "path", "query", "headers", "body_text", "body_base64",
     "body_size", "content_type", "response_status", "event", "product", "status", "status_class",
-    "message_id", "from", "to", "warnings",
+    "message_id", "from", "to", "warnings", "forwards", "replay_of",
 }
 
 

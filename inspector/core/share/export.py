@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import IO, Any
 
+from inspector.core.session.forwards import forwards_for, replay_of
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest, iter_requests
 
@@ -43,6 +44,25 @@ def request_to_json(req: StoredRequest) -> dict[str, Any]:
     }
 
 
+def relay_to_json(conn: sqlite3.Connection, request_id: int) -> dict[str, Any]:
+    """The export's ``forwards`` (every attempt to send the request to the user's app,
+    oldest first) and ``replay_of`` (the original's id, or null) for one stored row."""
+    forwards = [
+        {
+            "url": f.url,
+            "status": f.answer.status,
+            "headers": [[k, v] for k, v in f.answer.headers],
+            "body_base64": base64.b64encode(f.answer.body).decode("ascii"),
+            "duration_ms": round(f.answer.duration_ms, 3),
+            "error": f.answer.error or None,
+            "attempt": f.attempt,
+            "at": rfc3339_from_us(f.at_us),
+        }
+        for f in forwards_for(conn, request_id)
+    ]
+    return {"forwards": forwards, "replay_of": replay_of(conn, request_id)}
+
+
 def count_requests(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM requests").fetchone()[0])
 
@@ -55,7 +75,9 @@ def export_jsonl(
     """Write every request as one JSON line; returns how many were written."""
     n = 0
     for req in iter_requests(conn):
-        out.write(json.dumps(request_to_json(req), ensure_ascii=False))
+        row = request_to_json(req)
+        row.update(relay_to_json(conn, req.id))
+        out.write(json.dumps(row, ensure_ascii=False))
         out.write("\n")
         n += 1
         if progress is not None and n % 1000 == 0:
