@@ -87,12 +87,19 @@ def run_window(args: argparse.Namespace) -> int:
         store = SessionStore(session)
     except SessionError as exc:
         return fail(str(exc))
+    from inspector.core.send.relay import Relay
+
+    max_body = getattr(args, "max_body", DEFAULT_MAX_BODY)
+    # The window's Forward to field sets the target; an outbox left by a killed run
+    # resumes as soon as it is set again (it is remembered).
+    relay = Relay(store, max_body=max_body)
     engine = CaptureEngine(
         store,
         host=args.host,
         port=args.port,
-        max_body=getattr(args, "max_body", DEFAULT_MAX_BODY),
+        max_body=max_body,
         client_address=tunnel_client_address,
+        relay=relay,
     )
     try:
         engine.start()
@@ -106,6 +113,8 @@ def run_window(args: argparse.Namespace) -> int:
         host=engine.host,
         port=engine.port,
         recording_problem=lambda: engine.recording_problem,
+        relay=relay,
+        run_on_engine=engine.call,
     )
     window.show()
     try:

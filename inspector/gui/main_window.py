@@ -55,14 +55,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.send.relay import Relay
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
 from inspector.gui.bridge import RowBridge
 from inspector.gui.filter_bar import FilterBar
+from inspector.gui.send_controls import RunOnEngine, SendControls
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
-from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
+from inspector.gui.table_model import (
+    COLUMN_INDEX,
+    COLUMNS,
+    ROLE_APP_CLASS,
+    ROLE_CLASS,
+    EventTableModel,
+)
 from inspector.gui.theme import icon
 from inspector.gui.tunnel_widget import TunnelControl
 
@@ -138,10 +146,13 @@ class MainWindow(QMainWindow):
         port: int | None = None,
         settings: QSettings | None = None,
         recording_problem: Callable[[], str | None] | None = None,
+        relay: Relay | None = None,
+        run_on_engine: RunOnEngine | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``recording_problem`` (e.g. ``lambda: engine.recording_problem``) is polled
-        every second; once it returns a sentence the window shows it until closed."""
+        every second; once it returns a sentence the window shows it until closed.
+        ``relay`` and ``run_on_engine`` (``engine.call``) turn on forwarding and replay."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -195,6 +206,13 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.tunnel = self._mount_tunnel(host, port)
         self._build_shortcuts()
+        self.send = SendControls(self, relay, run_on_engine, self._settings)
+        self.send.mount(self.table)
+        layout.insertWidget(layout.indexOf(self.splitter), self.send.progress_panel)
+        #: Replay the selected rows (Ctrl+R); for the menu bar and context menus.
+        self.action_replay = self.send.action_replay
+        self.action_replay_edit = self.send.action_replay_edit
+        self.action_replay_to = self.send.action_replay_to
         self.statusBar().showMessage(f"Recording to {store.path}")
         self.recording_status = QLabel(self)
         self.recording_status.setObjectName("recordingStatus")
@@ -229,6 +247,9 @@ class MainWindow(QMainWindow):
         table.setModel(self.model)
         table.setItemDelegateForColumn(
             COLUMN_INDEX["status"], StatusPillDelegate(ROLE_CLASS, table)
+        )
+        table.setItemDelegateForColumn(
+            COLUMN_INDEX["app"], StatusPillDelegate(ROLE_APP_CLASS, table)
         )
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -642,6 +663,15 @@ class MainWindow(QMainWindow):
             return
         self._select_row(row)
 
+    def selected_request_ids(self) -> list[int]:
+        """The selected rows' ids in arrival order (the current row if none is selected)."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        if not rows:
+            current = self.table.currentIndex()
+            rows = {current.row()} if current.isValid() else set()
+        ids = [self.model.id_at(r) for r in rows]
+        return sorted(i for i in ids if i is not None)
+
     def current_request_id(self) -> int | None:
         index = self.table.currentIndex()
         if not index.isValid():
@@ -781,6 +811,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Detach from the store and stop helpers; safe to call twice."""
         self.bridge.detach()
+        self.send.shutdown()
         self.filter_bar.blockSignals(True)
         self._rate_timer.stop()
         self.tunnel.shutdown()

@@ -95,10 +95,13 @@ class Relay:
         self.client = AppClient(max_body=max_body)
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="relay-db")
         self._conn: sqlite3.Connection | None = None
+        self._status_listeners: list[Callable[[OutboxStatus], None]] = (
+            [on_status] if on_status is not None else []
+        )
         self._worker_args: dict[str, Any] = {
             "retry_delays": retry_delays,
             "max_attempts": max_attempts,
-            "on_status": on_status,
+            "on_status": self._emit_status,
         }
         self._worker: OutboxWorker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,6 +185,9 @@ class Relay:
             given=give,
             provider_answer=given if give else None,
         )
+        worker = self._worker
+        if worker is not None:
+            self._emit_status(worker.status)  # the window re-reads the App column
         return given
 
     # -- controls (any thread) -------------------------------------------------------
@@ -242,6 +248,19 @@ class Relay:
         worker.deadline = self.deadline
         worker.paused = self._paused
         worker.wake()
+
+    def add_status_listener(self, listener: Callable[[OutboxStatus], None]) -> None:
+        """``listener`` is called on the engine loop with each new outbox status."""
+        with self._lock:
+            self._status_listeners = [*self._status_listeners, listener]
+
+    def remove_status_listener(self, listener: Callable[[OutboxStatus], None]) -> None:
+        with self._lock:
+            self._status_listeners = [x for x in self._status_listeners if x is not listener]
+
+    def _emit_status(self, status: OutboxStatus) -> None:
+        for listener in self._status_listeners:
+            listener(status)
 
     def status(self) -> OutboxStatus | None:
         worker = self._worker
