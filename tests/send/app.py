@@ -65,6 +65,7 @@ class TargetApp:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             app = web.Application(client_max_size=1 << 26)
             app.router.add_route("*", "/{tail:.*}", self._handle)

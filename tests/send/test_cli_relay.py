@@ -149,7 +149,9 @@ def test_replay_cli_prints_a_line_per_request_and_a_summary(tmp_path: Path) -> N
 def test_replay_cli_filter_sign_and_failures(tmp_path: Path) -> None:
     session = _session_with(tmp_path, [b'{"n":1}', b'{"n":2}'])
     with target_app() as app:
-        r = cli("replay", str(session), "--filter", "method:POST", "--to", app.url, "--sign-key", "k3y")
+        r = cli(
+            "replay", str(session), "--filter", "method:POST", "--to", app.url, "--sign-key", "k3y"
+        )
         assert r.returncode == 0, r.stderr
         for got in app.received:
             sig = dict((k.lower(), v) for k, v in got.headers)["signature"]
@@ -196,6 +198,15 @@ def test_export_carries_forwards_and_replay_of(tmp_path: Path) -> None:
     assert rows[0]["replay_of"] is None and rows[0]["forwards"] == []
     assert rows[1]["replay_of"] == 1
     (fwd,) = rows[1]["forwards"]
-    assert set(fwd) == {"url", "status", "headers", "body_base64", "duration_ms", "error", "attempt", "at"}
+    assert set(fwd) == {
+        "url",
+        "status",
+        "headers",
+        "body_base64",
+        "duration_ms",
+        "error",
+        "attempt",
+        "at",
+    }
     assert fwd["status"] == 200 and fwd["error"] is None and fwd["attempt"] == 1
     assert fwd["url"] == app.url + "/whatsapp"

@@ -76,7 +76,13 @@ def test_edited_replay_sends_exactly_the_edited_bytes(session_path: Path) -> Non
     with target_app() as app, relaying(session_path, None) as eng:
         post(eng.url, b'{"n":1}')
         body = b'{\n  "n": 2,\n  "caf\xc3\xa9": true\n}'
-        item = ReplayItem(1, "PUT", app.url + "/edited?q=%20x", [("X-Edit", "yes"), ("Content-Type", "text/plain")], body)
+        item = ReplayItem(
+            1,
+            "PUT",
+            app.url + "/edited?q=%20x",
+            [("X-Edit", "yes"), ("Content-Type", "text/plain")],
+            body,
+        )
         final = _run(eng, [item])
         (got,) = app.received
         assert (got.method, got.path_qs, got.body) == ("PUT", "/edited?q=%20x", body)
@@ -138,7 +144,10 @@ def test_original_pace_scaled(session_path: Path) -> None:
     with target_app() as app, relaying(session_path, None) as eng:
         base = 1_700_000_000_000_000
         # originals 0 s, 1 s and 3 s apart; at 10x: 0, 0.1, 0.3 s
-        items = [ReplayItem(None, "POST", app.url, [], b"%d" % i, base + d) for i, d in enumerate((0, 1_000_000, 3_000_000))]
+        items = [
+            ReplayItem(None, "POST", app.url, [], b"%d" % i, base + d)
+            for i, d in enumerate((0, 1_000_000, 3_000_000))
+        ]
         _run(eng, items, speed=10.0)
         t = [r.at for r in app.received]
         gaps = [t[1] - t[0], t[2] - t[0]]
@@ -169,7 +178,9 @@ def test_pause_and_cancel(session_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_engine_loop_keeps_answering_with_1000_replays_queued_at_a_silent_app(session_path: Path) -> None:
+def test_engine_loop_keeps_answering_with_1000_replays_queued_at_a_silent_app(
+    session_path: Path,
+) -> None:
     async def never(request: web.Request, body: bytes) -> web.StreamResponse:
         await asyncio.sleep(3600)
         raise AssertionError

@@ -293,6 +293,7 @@ class ReplayBatch:
                     slots.release()
                     break
                 self.progress.in_flight += 1
+                self._report()
                 task = asyncio.get_running_loop().create_task(
                     self._one(index, item, client, sink, relay, results, slots)
                 )
