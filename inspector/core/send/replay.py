@@ -18,14 +18,13 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from inspector.core.send.client import AppClient, forward_headers, forward_url
-from inspector.core.session.forwards import AppAnswer, record_answer
+from inspector.core.session.forwards import AppAnswer, record_answers
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore, StoredRequest
 
@@ -115,64 +114,120 @@ class ReplaySink(Protocol):
 
 
 class StoreSink:
-    """Writes replay rows straight into the session on a worker thread: decoded like any
-    request, committed with their link, the append listeners told (the table shows them)."""
+    """Writes replay rows straight into the session, decoded like any request and
+    committed with their link (the append listeners are told: the table shows them).
 
-    def __init__(
-        self, store: SessionStore, run: Callable[..., asyncio.Future[object]] | None = None
-    ) -> None:
+    Group commit, as the capture writer does: rows and answers that arrive while a
+    write is under way go together in the next one, on a worker thread, so a thousand
+    replays cost a few dozen transactions and the loop never waits on SQLite.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
         self._store = store
-        self._decoder: object | None = None
-        self._lock = threading.Lock()
-        self._run = run
-
-    async def _call(self, fn: Callable[[], object]) -> object:
-        if self._run is not None:
-            return await self._run(fn)
-        return await asyncio.get_running_loop().run_in_executor(None, fn)
-
-    def _add(self, item: ReplayItem, seq: int) -> int:
-        from inspector.core.provider.decoder import EventDecoder
-
-        path, query = _split_url(item.url)
-        rec = CapturedRequest(
-            seq,
-            time.time_ns() // 1000,
-            item.method,
-            path,
-            query,
-            "1.1",
-            "",
-            list(item.headers),
-            item.body,
-            len(item.body),
-            0,
-            [],
-            b"",
-            replay_of=item.original_id,
-        )
-        with self._lock:
-            if self._decoder is None:
-                self._decoder = EventDecoder()
-            decoder: EventDecoder = self._decoder  # type: ignore[assignment]
-            decoded = decoder.decode(rec.method, rec.path, rec.query, rec.headers, rec.body)
-        return self._store.append([(rec, decoded)])[0].id
+        self._decoder: Any = None
+        self._rows: list[tuple[ReplayItem, int, asyncio.Future[int]]] = []
+        self._answers: list[
+            tuple[tuple[int, str, str, AppAnswer, int, int], asyncio.Future[None]]
+        ] = []
+        self._flushing = False
 
     async def add_row(self, item: ReplayItem) -> int:
-        seq = self._store.take_seq()
-        return int(await self._call(lambda: self._add(item, seq)))  # type: ignore[call-overload]
-
-    def _record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
-        conn = self._store.open_reader()
-        try:
-            record_answer(
-                conn, row_id, kind="replay", url=item.url, answer=answer, attempt=1, at_us=at_us
-            )
-        finally:
-            conn.close()
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._rows.append((item, self._store.take_seq(), fut))
+        self._kick()
+        return await fut
 
     async def record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
-        await self._call(lambda: self._record(row_id, item, answer, at_us))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answers.append(((row_id, "replay", item.url, answer, 1, at_us), fut))
+        self._kick()
+        await fut
+
+    def _kick(self) -> None:
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._rows or self._answers:
+                await asyncio.sleep(0)  # let replays that are ready join this batch
+                rows, self._rows = self._rows, []
+                answers, self._answers = self._answers, []
+                try:
+                    ids = await loop.run_in_executor(
+                        None, self._write, [(i, seq) for i, seq, _ in rows], [a for a, _ in answers]
+                    )
+                except Exception as exc:  # noqa: BLE001 - each waiting replay reports it
+                    for _, _, f in rows:
+                        if not f.done():
+                            f.set_exception(exc)
+                    for _, f2 in answers:
+                        if not f2.done():
+                            f2.set_exception(exc)
+                    continue
+                for (_, _, f), rid in zip(rows, ids, strict=True):
+                    if not f.done():
+                        f.set_result(rid)
+                for _, f2 in answers:
+                    if not f2.done():
+                        f2.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _write(
+        self,
+        rows: list[tuple[ReplayItem, int]],
+        answers: list[tuple[int, str, str, AppAnswer, int, int]],
+    ) -> list[int]:
+        ids: list[int] = []
+        if rows:
+            if self._decoder is None:
+                from inspector.core.provider.decoder import EventDecoder
+
+                self._decoder = EventDecoder()
+            batch = []
+            now = time.time_ns() // 1000
+            for item, seq in rows:
+                rec = _row_for(item, seq, now)
+                batch.append(
+                    (
+                        rec,
+                        self._decoder.decode(
+                            rec.method, rec.path, rec.query, rec.headers, rec.body
+                        ),
+                    )
+                )
+            ids = [s.id for s in self._store.append(batch)]
+        if answers:
+            conn = self._store.open_reader()
+            try:
+                record_answers(conn, answers)
+            finally:
+                conn.close()
+        return ids
+
+
+def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:
+    """The session row of a replay: what was sent, answered by nobody here (status 0)."""
+    path, query = _split_url(item.url)
+    return CapturedRequest(
+        seq,
+        now_us,
+        item.method,
+        path,
+        query,
+        "1.1",
+        "",
+        list(item.headers),
+        item.body,
+        len(item.body),
+        0,
+        [],
+        b"",
+        replay_of=item.original_id,
+    )
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -321,16 +376,34 @@ class ReplayBatch:
         slots: asyncio.Semaphore,
     ) -> None:
         row_id: int | None = None
+        released = False
+
+        def release() -> None:
+            # The app has answered (or failed to): the next request may go while this
+            # one's row and answer are still being committed.
+            nonlocal released
+            if not released:
+                released = True
+                self.progress.in_flight -= 1
+                slots.release()
+
         try:
             to_listener = relay is not None and _is_listener(relay, item.url)
             at_us = time.time_ns() // 1000
             if to_listener:
                 answer, row_id = await _to_listener(client, relay, item, self.deadline)
+                release()
             else:
-                row_id = await sink.add_row(item)
-                answer = await client.send(
-                    item.method, item.url, item.headers, item.body, deadline=self.deadline
-                )
+                # The row is committed while the request is on its way (the answer is
+                # recorded only once both are done): the app never waits on SQLite.
+                row_task = asyncio.ensure_future(sink.add_row(item))
+                try:
+                    answer = await client.send(
+                        item.method, item.url, item.headers, item.body, deadline=self.deadline
+                    )
+                    release()
+                finally:
+                    row_id = await asyncio.shield(row_task)
             if row_id is not None:
                 await sink.record(row_id, item, answer, at_us)
         except asyncio.CancelledError:
@@ -340,11 +413,10 @@ class ReplayBatch:
         except Exception as exc:  # noqa: BLE001 - the session could not be written
             answer = AppAnswer(None, error=f"not recorded: {exc}")
         finally:
-            slots.release()
+            release()
         result = ReplayResult(index, item, row_id, answer)
         results[index] = result
         p = self.progress
-        p.in_flight -= 1
         p.done += 1
         if answer.failed:
             p.failed += 1

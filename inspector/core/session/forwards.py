@@ -82,34 +82,9 @@ def record_answer(
     mode gives the app's answer, decided after the row was committed)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            "INSERT INTO forwards (request_id, kind, url, status, headers, body, body_cut, "
-            "duration_ms, error, attempt, at_us, given) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                request_id,
-                kind,
-                url,
-                answer.status,
-                orjson.dumps(answer.headers).decode(),
-                answer.body,
-                int(answer.body_cut),
-                answer.duration_ms,
-                answer.error,
-                attempt,
-                at_us,
-                int(given),
-            ),
+        _insert_answer(
+            conn, request_id, kind, url, answer, attempt, at_us, given, leave_outbox, retry_later
         )
-        conn.execute(
-            "INSERT OR REPLACE INTO app_last (request_id, status, failed) VALUES (?, ?, ?)",
-            (request_id, answer.status if not answer.error else None, int(answer.failed)),
-        )
-        if leave_outbox:
-            conn.execute("DELETE FROM outbox WHERE request_id = ?", (request_id,))
-        elif retry_later:
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?", (request_id,)
-            )
         if provider_answer is not None:
             status, headers, body = provider_answer
             conn.execute(
@@ -123,6 +98,63 @@ def record_answer(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def record_answers(
+    conn: sqlite3.Connection, rows: Sequence[tuple[int, str, str, AppAnswer, int, int]]
+) -> None:
+    """Many ``(request_id, kind, url, answer, attempt, at_us)`` in one transaction (a
+    batch of replays: one commit instead of one each)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for request_id, kind, url, answer, attempt, at_us in rows:
+            _insert_answer(conn, request_id, kind, url, answer, attempt, at_us, False, False, False)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _insert_answer(
+    conn: sqlite3.Connection,
+    request_id: int,
+    kind: str,
+    url: str,
+    answer: AppAnswer,
+    attempt: int,
+    at_us: int,
+    given: bool,
+    leave_outbox: bool,
+    retry_later: bool,
+) -> None:
+    conn.execute(
+        "INSERT INTO forwards (request_id, kind, url, status, headers, body, body_cut, "
+        "duration_ms, error, attempt, at_us, given) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            request_id,
+            kind,
+            url,
+            answer.status,
+            orjson.dumps(answer.headers).decode(),
+            answer.body,
+            int(answer.body_cut),
+            answer.duration_ms,
+            answer.error,
+            attempt,
+            at_us,
+            int(given),
+        ),
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO app_last (request_id, status, failed) VALUES (?, ?, ?)",
+        (request_id, answer.status if not answer.error else None, int(answer.failed)),
+    )
+    if leave_outbox:
+        conn.execute("DELETE FROM outbox WHERE request_id = ?", (request_id,))
+    elif retry_later:
+        conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?", (request_id,)
+        )
 
 
 def pending_outbox(
