@@ -30,7 +30,8 @@ from inspector.core.send.client import (
     forward_url,
     is_connection_failure,
 )
-from inspector.core.session.forwards import AppAnswer, pending_outbox, record_answer
+from inspector.core.send.recorder import AnswerRecorder
+from inspector.core.session.forwards import AnswerEntry, AppAnswer, pending_outbox
 from inspector.core.session.store import StoredRequest, get_request
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 #: Seconds between retries of the row at the head of the outbox, the last one repeating.
 RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0)
 MAX_ATTEMPTS = 5
+#: Captures per second above which the listener is taken to be saturated...
+BUSY_ARRIVALS = 1000.0
+#: ...and forwarding then holds itself to this many per second, catching up once the
+#: flood is over: answering the provider comes first (it retries on a slow answer;
+#: the outbox keeps everything meanwhile). Below it, rows go as fast as the app answers.
+BUSY_FORWARDS = 250.0
 
 OutboxState = Literal["off", "idle", "sending", "up", "down", "paused"]
 
@@ -61,6 +68,7 @@ class OutboxWorker:
         conn: sqlite3.Connection,
         db: concurrent.futures.ThreadPoolExecutor,
         client: AppClient,
+        recorder: AnswerRecorder,
         *,
         deadline: float,
         retry_delays: Sequence[float] = RETRY_DELAYS,
@@ -84,6 +92,15 @@ class OutboxWorker:
         self._waiting = 0
         self._forwarded = 0
         self._failed = 0
+        #: The last row this run has finished with (its answer may still be committing):
+        #: the next read starts after it, so a row is never sent twice in one run.
+        self._after = 0
+        self._recorder = recorder
+        #: Arrivals counted in the current and the previous tenth of a second.
+        self._bucket = (0.0, 0, 0)
+        self.busy_arrivals = BUSY_ARRIVALS
+        self.busy_forwards = BUSY_FORWARDS
+        self._next_busy_send = 0.0
 
     # -- control (engine loop) -----------------------------------------------------------
 
@@ -99,10 +116,38 @@ class OutboxWorker:
                 await task
             except asyncio.CancelledError:
                 pass
+        await self._recorder.flush()
 
     def wake(self) -> None:
         """Something changed: a row was committed, the target was set, pause was lifted."""
         self._wake.set()
+
+    def arrived(self) -> None:
+        """A captured row went into the outbox (counts toward "the listener is busy")."""
+        now = time.monotonic()
+        start, cur, prev = self._bucket
+        if now - start >= 0.1:
+            self._bucket = (now, 1, cur if now - start < 0.2 else 0)
+        else:
+            self._bucket = (start, cur + 1, prev)
+        self._wake.set()
+
+    def _arrival_rate(self) -> float:
+        start, cur, prev = self._bucket
+        age = time.monotonic() - start
+        if age >= 0.2:
+            return 0.0
+        return (cur + prev) / max(0.1 + age, 0.1)
+
+    async def _yield_to_capture(self) -> None:
+        """While captures flood in, keep forwarding to ``busy_forwards`` per second."""
+        if self._arrival_rate() < self.busy_arrivals:
+            return
+        now = time.monotonic()
+        wait = self._next_busy_send - now
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._next_busy_send = max(now, self._next_busy_send) + 1.0 / self.busy_forwards
 
     @property
     def status(self) -> OutboxStatus:
@@ -130,7 +175,7 @@ class OutboxWorker:
                 self._set("paused", "forwarding paused")
             else:
                 rows: list[tuple[int, int]] = await loop.run_in_executor(
-                    self._db, pending_outbox, self._conn, 0, 128
+                    self._db, pending_outbox, self._conn, self._after, 128
                 )
                 if rows:
                     await self._send_rows(rows)
@@ -154,12 +199,16 @@ class OutboxWorker:
             req = stored.get(rid)
             if req is None:  # the row is gone (a damaged session): nothing to send
                 await loop.run_in_executor(self._db, _drop, self._conn, rid)
+                self._after = rid
                 continue
-            await self._send_one(req, attempts, target)
+            if await self._send_one(req, attempts, target):
+                self._after = rid
+            else:
+                return
             self._waiting = max(0, self._waiting - 1)
 
-    async def _send_one(self, req: StoredRequest, attempts: int, target: str) -> None:
-        loop = asyncio.get_running_loop()
+    async def _send_one(self, req: StoredRequest, attempts: int, target: str) -> bool:
+        """Send one row until it is done with (True) or forwarding stops or moves (False)."""
         failures = 0
         failing = 0  # answers that were not good enough (5xx, timeout, garbage)
         while True:
@@ -170,6 +219,7 @@ class OutboxWorker:
                 remote=req.client_addr or req.remote,
                 proto="https" if req.via_tunnel else "http",
             )
+            await self._yield_to_capture()
             at_us = time.time_ns() // 1000
             answer = await self._client.send(
                 req.method, url, headers, req.body, deadline=self.deadline
@@ -181,23 +231,13 @@ class OutboxWorker:
                 failing += 1
             give_up = retry and not down and failing >= self.max_attempts
             done = not retry or give_up
-            await loop.run_in_executor(
-                self._db,
-                _record,
-                self._conn,
-                req.id,
-                url,
-                answer,
-                attempts,
-                at_us,
-                done,
-            )
+            self._record(req.id, url, answer, attempts, at_us, done)
             if done:
                 if answer.failed:
                     self._failed += 1
                 self._forwarded += 1
                 self._set("up" if not down else "down", _said(answer, give_up))
-                return
+                return True
             delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
             failures += 1
             reason = answer.error or f"answered {answer.status}"
@@ -212,8 +252,24 @@ class OutboxWorker:
                 pass
             new_target = self.target
             if new_target is None or self.paused:
-                return
+                return False
             target = new_target
+
+    def _record(
+        self, rid: int, url: str, answer: AppAnswer, attempt: int, at_us: int, done: bool
+    ) -> None:
+        """Queue an answer for the next group commit; the row leaves the outbox only then
+        (a kill before it commits leaves the row in the outbox, to be sent again)."""
+        entry = AnswerEntry(
+            rid, "forward", url, answer, attempt, at_us, leave_outbox=done, retry_later=not done
+        )
+        self._recorder.add(entry).add_done_callback(_consume)
+
+
+def _consume(fut: asyncio.Future[None]) -> None:
+    """The recorder logs a failed commit; the row then stays in the outbox."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _worth_retrying(answer: AppAnswer) -> bool:
@@ -234,25 +290,3 @@ def _load(conn: sqlite3.Connection, ids: list[int]) -> dict[int, StoredRequest |
 
 def _drop(conn: sqlite3.Connection, rid: int) -> None:
     conn.execute("DELETE FROM outbox WHERE request_id = ?", (rid,))
-
-
-def _record(
-    conn: sqlite3.Connection,
-    rid: int,
-    url: str,
-    answer: AppAnswer,
-    attempt: int,
-    at_us: int,
-    done: bool,
-) -> None:
-    record_answer(
-        conn,
-        rid,
-        kind="forward",
-        url=url,
-        answer=answer,
-        attempt=attempt,
-        at_us=at_us,
-        leave_outbox=done,
-        retry_later=not done,
-    )

@@ -37,7 +37,8 @@ from inspector.core.send.client import (
     forward_url,
 )
 from inspector.core.send.outbox import RETRY_DELAYS, OutboxStatus, OutboxWorker
-from inspector.core.session.forwards import AppAnswer, outbox_size, record_answer
+from inspector.core.send.recorder import AnswerRecorder
+from inspector.core.session.forwards import AnswerEntry, AppAnswer, outbox_size
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -104,6 +105,7 @@ class Relay:
             "on_status": self._emit_status,
         }
         self._worker: OutboxWorker | None = None
+        self._recorder: AnswerRecorder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self.listener_url: str | None = None
@@ -125,7 +127,7 @@ class Relay:
     def committed(self, row_id: int) -> None:
         """A row that went into the outbox is committed: let the worker see it."""
         if self._worker is not None:
-            self._worker.wake()
+            self._worker.arrived()
 
     async def start(self, listener_url: str) -> None:
         """Open the session's outbox and start draining it (rows left by an earlier run
@@ -133,8 +135,14 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self.listener_url = listener_url
         self._conn = await self._loop.run_in_executor(self._db, self.store.open_reader)
+        self._recorder = AnswerRecorder(self._conn, self._db)
         worker = OutboxWorker(
-            self._conn, self._db, self.client, deadline=self.deadline, **self._worker_args
+            self._conn,
+            self._db,
+            self.client,
+            self._recorder,
+            deadline=self.deadline,
+            **self._worker_args,
         )
         worker.target = self._target if self._mode == "decoupled" else None
         worker.exact = self.exact
@@ -147,6 +155,8 @@ class Relay:
         if self._worker is not None:
             await self._worker.stop()
             self._worker = None
+        if self._recorder is not None:
+            await self._recorder.flush()
         await self.client.close()
         loop = asyncio.get_running_loop()
         if self._conn is not None:
@@ -173,17 +183,19 @@ class Relay:
             request.method, url, headers, request.body, deadline=self.deadline
         )
         given = provider_answer(answer, self.deadline)
-        await self.in_db(
-            record_answer,
-            self._require_conn(),
-            row_id,
-            kind="forward",
-            url=url,
-            answer=answer,
-            attempt=1,
-            at_us=at_us,
-            given=give,
-            provider_answer=given if give else None,
+        recorder = self._recorder
+        assert recorder is not None
+        await recorder.add(
+            AnswerEntry(
+                row_id,
+                "forward",
+                url,
+                answer,
+                1,
+                at_us,
+                given=give,
+                provider_answer=given if give else None,
+            )
         )
         worker = self._worker
         if worker is not None:

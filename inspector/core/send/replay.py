@@ -266,6 +266,8 @@ class ReplayBatch:
         self._resume: asyncio.Event | None = None
         self._cancel: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Tasks still waiting for the app (cancel stops these, not those recording).
+        self._sending: set[asyncio.Task[None]] = set()
         self._requested_pause = False
         self._requested_cancel = False
 
@@ -298,8 +300,8 @@ class ReplayBatch:
         if self._requested_cancel:
             self._cancel.set()
             self._resume.set()
-            for task in list(self._tasks):
-                task.cancel()
+            for task in list(self._sending):
+                task.cancel()  # those already answered finish recording what they got
         elif self._requested_pause:
             self._resume.clear()
         else:
@@ -377,6 +379,9 @@ class ReplayBatch:
     ) -> None:
         row_id: int | None = None
         released = False
+        me = asyncio.current_task()
+        if me is not None:
+            self._sending.add(me)  # type: ignore[arg-type]
 
         def release() -> None:
             # The app has answered (or failed to): the next request may go while this
@@ -384,6 +389,7 @@ class ReplayBatch:
             nonlocal released
             if not released:
                 released = True
+                self._sending.discard(me)  # type: ignore[arg-type]
                 self.progress.in_flight -= 1
                 slots.release()
 

@@ -62,6 +62,51 @@ class ForwardRecord:
     given: bool
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerEntry:
+    """One attempt to store (see :func:`record_entries`)."""
+
+    request_id: int
+    kind: str
+    url: str
+    answer: AppAnswer
+    attempt: int
+    at_us: int
+    #: The app's answer was given to the provider (pass-through).
+    given: bool = False
+    #: The request leaves the outbox (its answer is final)...
+    leave_outbox: bool = False
+    #: ...or stays, one attempt more.
+    retry_later: bool = False
+    #: What the provider was actually given, when decided after the row was committed.
+    provider_answer: tuple[int, list[tuple[str, str]], bytes] | None = None
+
+
+def record_entries(conn: sqlite3.Connection, entries: Sequence[AnswerEntry]) -> None:
+    """Store attempts in one transaction: each answer, its request's latest outcome, its
+    exit from the outbox or its attempt count, and the answer given to the provider."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for e in entries:
+            insert_answer(
+                conn, e.request_id, e.kind, e.url, e.answer, e.attempt, e.at_us, e.given,
+                e.leave_outbox, e.retry_later,
+            )  # fmt: skip
+            if e.provider_answer is not None:
+                status, headers, body = e.provider_answer
+                conn.execute(
+                    "UPDATE requests SET response_status = ? WHERE id = ?", (status, e.request_id)
+                )
+                conn.execute(
+                    "UPDATE request_data SET response_headers = ?, response_body = ? WHERE id = ?",
+                    (orjson.dumps(headers).decode(), body, e.request_id),
+                )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def record_answer(
     conn: sqlite3.Connection,
     request_id: int,
@@ -76,46 +121,34 @@ def record_answer(
     retry_later: bool = False,
     provider_answer: tuple[int, list[tuple[str, str]], bytes] | None = None,
 ) -> None:
-    """Store one attempt in one transaction: the answer, the request's latest outcome,
-    and (``leave_outbox``) the request's exit from the outbox, or (``retry_later``) its
-    attempt count. ``provider_answer``: what the provider was actually given (pass-through
-    mode gives the app's answer, decided after the row was committed)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        _insert_answer(
-            conn, request_id, kind, url, answer, attempt, at_us, given, leave_outbox, retry_later
-        )
-        if provider_answer is not None:
-            status, headers, body = provider_answer
-            conn.execute(
-                "UPDATE requests SET response_status = ? WHERE id = ?", (status, request_id)
-            )
-            conn.execute(
-                "UPDATE request_data SET response_headers = ?, response_body = ? WHERE id = ?",
-                (orjson.dumps(headers).decode(), body, request_id),
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    """Store one attempt in a transaction of its own (see :class:`AnswerEntry`)."""
+    record_entries(
+        conn,
+        [
+            AnswerEntry(
+                request_id,
+                kind,
+                url,
+                answer,
+                attempt,
+                at_us,
+                given,
+                leave_outbox,
+                retry_later,
+                provider_answer,
+            )  # fmt: skip
+        ],
+    )
 
 
 def record_answers(
     conn: sqlite3.Connection, rows: Sequence[tuple[int, str, str, AppAnswer, int, int]]
 ) -> None:
-    """Many ``(request_id, kind, url, answer, attempt, at_us)`` in one transaction (a
-    batch of replays: one commit instead of one each)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for request_id, kind, url, answer, attempt, at_us in rows:
-            _insert_answer(conn, request_id, kind, url, answer, attempt, at_us, False, False, False)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    """Many ``(request_id, kind, url, answer, attempt, at_us)`` in one transaction."""
+    record_entries(conn, [AnswerEntry(*row) for row in rows])
 
 
-def _insert_answer(
+def insert_answer(
     conn: sqlite3.Connection,
     request_id: int,
     kind: str,
@@ -127,6 +160,7 @@ def _insert_answer(
     leave_outbox: bool,
     retry_later: bool,
 ) -> None:
+    """One attempt's rows, inside the caller's transaction."""
     conn.execute(
         "INSERT INTO forwards (request_id, kind, url, status, headers, body, body_cut, "
         "duration_ms, error, attempt, at_us, given) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
