@@ -64,7 +64,7 @@ class Relay(Protocol):
     @property
     def pass_through_active(self) -> bool: ...
 
-    def committed(self, row_id: int) -> None: ...
+    def committed(self, row_id: int, request: CapturedRequest | None = None) -> None: ...
 
     async def pass_through(
         self, request: CapturedRequest, row_id: int, *, give: bool = True
@@ -150,7 +150,7 @@ class CaptureListener:
             if mark is not None and not mark[1].done():
                 mark[1].set_result(committed.row_id)
             if rec.forward:
-                relay.committed(committed.row_id)
+                relay.committed(committed.row_id, rec)
             elif status == 200 and relay.pass_through_active:
                 if answer is None:  # the app's answer is the provider's
                     given = await relay.pass_through(rec, committed.row_id)

@@ -32,6 +32,7 @@ from inspector.core.send.client import (
 )
 from inspector.core.send.recorder import AnswerRecorder
 from inspector.core.session.forwards import AnswerEntry, AppAnswer, pending_outbox
+from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import StoredRequest, get_request
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,49 @@ log = logging.getLogger(__name__)
 #: Seconds between retries of the row at the head of the outbox, the last one repeating.
 RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0)
 MAX_ATTEMPTS = 5
-#: Captures per second above which the listener is taken to be saturated...
-BUSY_ARRIVALS = 1000.0
+#: When the engine loop runs this late (seconds, smoothed) it is saturated by captures...
+BUSY_LAG = 0.01
 #: ...and forwarding then holds itself to this many per second, catching up once the
-#: flood is over: answering the provider comes first (it retries on a slow answer;
-#: the outbox keeps everything meanwhile). Below it, rows go as fast as the app answers.
-BUSY_FORWARDS = 250.0
+#: flood is over: answering the provider comes first (it retries on a slow answer; the
+#: outbox keeps everything meanwhile). Otherwise rows go as fast as the app answers.
+BUSY_FORWARDS = 400.0
+#: How often the loop's lateness is sampled (seconds).
+_LAG_TICK = 0.01
 
 OutboxState = Literal["off", "idle", "sending", "up", "down", "paused"]
+
+
+#: Requests kept in memory between their commit and their forward (beyond it they are
+#: read back from the session file).
+_FRESH_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What a forward needs of a request, from memory (just captured) or the session."""
+
+    id: int
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    remote: str
+    via_tunnel: bool
+
+    @classmethod
+    def from_stored(cls, r: StoredRequest) -> Outgoing:
+        return cls(
+            r.id, r.method, r.path, r.query, r.headers, r.body, r.client_addr or r.remote,
+            bool(r.via_tunnel),
+        )  # fmt: skip
+
+    @classmethod
+    def from_captured(cls, row_id: int, r: CapturedRequest) -> Outgoing:
+        return cls(
+            row_id, r.method, r.path, r.query, r.headers, r.body, r.client_addr or r.remote,
+            r.via_tunnel,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,52 +132,54 @@ class OutboxWorker:
         #: the next read starts after it, so a row is never sent twice in one run.
         self._after = 0
         self._recorder = recorder
-        #: Arrivals counted in the current and the previous tenth of a second.
-        self._bucket = (0.0, 0, 0)
-        self.busy_arrivals = BUSY_ARRIVALS
+        self.busy_lag = BUSY_LAG
         self.busy_forwards = BUSY_FORWARDS
         self._next_busy_send = 0.0
+        #: How late the loop runs its callbacks (smoothed): high while captures flood in.
+        self.lag = 0.0
+        self._lag_task: asyncio.Task[None] | None = None
+        self._fresh: dict[int, Outgoing] = {}
 
     # -- control (engine loop) -----------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        self._lag_task = loop.create_task(self._measure_lag())
 
     async def stop(self) -> None:
-        task = self._task
-        self._task = None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        for task in (self._task, self._lag_task):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._task = self._lag_task = None
         await self._recorder.flush()
 
     def wake(self) -> None:
         """Something changed: a row was committed, the target was set, pause was lifted."""
         self._wake.set()
 
-    def arrived(self) -> None:
-        """A captured row went into the outbox (counts toward "the listener is busy")."""
-        now = time.monotonic()
-        start, cur, prev = self._bucket
-        if now - start >= 0.1:
-            self._bucket = (now, 1, cur if now - start < 0.2 else 0)
-        else:
-            self._bucket = (start, cur + 1, prev)
+    def arrived(self, row_id: int, request: CapturedRequest | None = None) -> None:
+        """A captured row went into the outbox (``request``: its content, so the forward
+        need not read it back)."""
+        if request is not None and len(self._fresh) < _FRESH_MAX:
+            self._fresh[row_id] = Outgoing.from_captured(row_id, request)
         self._wake.set()
 
-    def _arrival_rate(self) -> float:
-        start, cur, prev = self._bucket
-        age = time.monotonic() - start
-        if age >= 0.2:
-            return 0.0
-        return (cur + prev) / max(0.1 + age, 0.1)
+    async def _measure_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(_LAG_TICK)
+            late = max(0.0, loop.time() - before - _LAG_TICK)
+            self.lag = 0.8 * self.lag + 0.2 * late
 
     async def _yield_to_capture(self) -> None:
-        """While captures flood in, keep forwarding to ``busy_forwards`` per second."""
-        if self._arrival_rate() < self.busy_arrivals:
+        """While the loop is saturated, keep forwarding to ``busy_forwards`` per second."""
+        if self.lag < self.busy_lag:
             return
         now = time.monotonic()
         wait = self._next_busy_send - now
@@ -189,14 +227,16 @@ class OutboxWorker:
     async def _send_rows(self, rows: list[tuple[int, int]]) -> None:
         loop = asyncio.get_running_loop()
         self._waiting = max(self._waiting, len(rows))
-        stored: dict[int, StoredRequest | None] = await loop.run_in_executor(
-            self._db, _load, self._conn, [r for r, _ in rows]
-        )
+        fresh = self._fresh
+        missing = [r for r, _ in rows if r not in fresh]
+        stored: dict[int, Outgoing | None] = {}
+        if missing:
+            stored = await loop.run_in_executor(self._db, _load, self._conn, missing)
         for rid, attempts in rows:
             target = self.target
             if target is None or self.paused:
                 return
-            req = stored.get(rid)
+            req = fresh.pop(rid, None) or stored.get(rid)
             if req is None:  # the row is gone (a damaged session): nothing to send
                 await loop.run_in_executor(self._db, _drop, self._conn, rid)
                 self._after = rid
@@ -207,7 +247,7 @@ class OutboxWorker:
                 return
             self._waiting = max(0, self._waiting - 1)
 
-    async def _send_one(self, req: StoredRequest, attempts: int, target: str) -> bool:
+    async def _send_one(self, req: Outgoing, attempts: int, target: str) -> bool:
         """Send one row until it is done with (True) or forwarding stops or moves (False)."""
         failures = 0
         failing = 0  # answers that were not good enough (5xx, timeout, garbage)
@@ -216,7 +256,7 @@ class OutboxWorker:
             headers = forward_headers(
                 req.headers,
                 target=url,
-                remote=req.client_addr or req.remote,
+                remote=req.remote,
                 proto="https" if req.via_tunnel else "http",
             )
             await self._yield_to_capture()
@@ -284,8 +324,12 @@ def _said(answer: AppAnswer, gave_up: bool) -> str:
     return f"gave up after retries: {text}" if gave_up else text
 
 
-def _load(conn: sqlite3.Connection, ids: list[int]) -> dict[int, StoredRequest | None]:
-    return {i: get_request(conn, i) for i in ids}
+def _load(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Outgoing | None]:
+    out: dict[int, Outgoing | None] = {}
+    for i in ids:
+        r = get_request(conn, i)
+        out[i] = Outgoing.from_stored(r) if r is not None else None
+    return out
 
 
 def _drop(conn: sqlite3.Connection, rid: int) -> None:

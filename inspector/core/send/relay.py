@@ -94,8 +94,12 @@ class Relay:
         self.exact = exact
         self._paused = False
         self.client = AppClient(max_body=max_body)
+        # Writes (answers) and reads (the outbox) on threads and connections of their own:
+        # a commit waiting for the writer process's lock never holds up the next forward.
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="relay-db")
+        self._read_db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="relay-read")
         self._conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
         self._status_listeners: list[Callable[[OutboxStatus], None]] = (
             [on_status] if on_status is not None else []
         )
@@ -124,10 +128,10 @@ class Relay:
     def pass_through_active(self) -> bool:
         return self._target is not None and self._mode == "pass-through" and not self._paused
 
-    def committed(self, row_id: int) -> None:
+    def committed(self, row_id: int, request: CapturedRequest | None = None) -> None:
         """A row that went into the outbox is committed: let the worker see it."""
         if self._worker is not None:
-            self._worker.arrived()
+            self._worker.arrived(row_id, request)
 
     async def start(self, listener_url: str) -> None:
         """Open the session's outbox and start draining it (rows left by an earlier run
@@ -135,10 +139,11 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self.listener_url = listener_url
         self._conn = await self._loop.run_in_executor(self._db, self.store.open_reader)
+        self._read_conn = await self._loop.run_in_executor(self._read_db, self.store.open_reader)
         self._recorder = AnswerRecorder(self._conn, self._db)
         worker = OutboxWorker(
-            self._conn,
-            self._db,
+            self._read_conn,
+            self._read_db,
             self.client,
             self._recorder,
             deadline=self.deadline,
@@ -162,7 +167,11 @@ class Relay:
         if self._conn is not None:
             await loop.run_in_executor(self._db, self._conn.close)
             self._conn = None
+        if self._read_conn is not None:
+            await loop.run_in_executor(self._read_db, self._read_conn.close)
+            self._read_conn = None
         self._db.shutdown(wait=True)
+        self._read_db.shutdown(wait=True)
 
     async def pass_through(
         self, request: CapturedRequest, row_id: int, *, give: bool = True
