@@ -218,7 +218,11 @@ class ResponseTab(QWidget):
             )
         else:
             given = next((f for f in self._forwards if f.given), None)
-            note = "Pass-through: this is your app's answer, passed on." if given else ""
+            note = (
+                "Pass-through: your app's answer, passed on"
+                if given
+                else "Answered by Webhook Inspector once the request was on disk"
+            )
             self.provider_side.show_answer(
                 f"{s.response_status} \u00b7 {format_size(len(request.response_body))}",
                 request.response_headers,
