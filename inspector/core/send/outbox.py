@@ -303,7 +303,14 @@ class OutboxWorker:
         entry = AnswerEntry(
             rid, "forward", url, answer, attempt, at_us, leave_outbox=done, retry_later=not done
         )
-        self._recorder.add(entry).add_done_callback(_consume)
+        self._recorder.add(entry).add_done_callback(self._committed)
+
+    def _committed(self, fut: asyncio.Future[None]) -> None:
+        """An answer is on disk: tell the status listeners (the window re-reads the App
+        column then, not before the row it would read exists)."""
+        _consume(fut)
+        if self._on_status is not None:
+            self._on_status(self.status)
 
 
 def _consume(fut: asyncio.Future[None]) -> None:
