@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -81,6 +83,21 @@ class ForwardControl(QWidget):
                 self.mode_box.count() - 1, _MODE_TIPS[key], Qt.ItemDataRole.ToolTipRole
             )
         self.mode_box.currentIndexChanged.connect(self._on_mode_changed)
+        self.exact_box = QCheckBox("Exact URL", self)
+        self.exact_box.setObjectName("forwardExact")
+        self.exact_box.setToolTip("Send to the URL as typed, without appending each request's path")
+        self.exact_box.toggled.connect(self._on_mode_changed)
+        self.deadline_box = QDoubleSpinBox(self)
+        self.deadline_box.setObjectName("forwardDeadline")
+        self.deadline_box.setRange(0.1, 120.0)
+        self.deadline_box.setDecimals(1)
+        self.deadline_box.setSuffix(" s")
+        self.deadline_box.setValue(3.0)
+        self.deadline_box.setToolTip(
+            "How long your app has to answer (the provider's is 3 s); in pass-through mode "
+            "the provider gets 504 past it"
+        )
+        self.deadline_box.editingFinished.connect(self._on_deadline_edited)
         self.pause_button = QToolButton(self)
         self.pause_button.setObjectName("forwardPause")
         self.pause_button.setIcon(icon("pause"))
@@ -99,6 +116,8 @@ class ForwardControl(QWidget):
         row.addWidget(caption)
         row.addWidget(self.url_edit, 1)
         row.addWidget(self.mode_box)
+        row.addWidget(self.exact_box)
+        row.addWidget(self.deadline_box)
         row.addWidget(self.pause_button)
         row.addWidget(self.state_label)
 
@@ -110,9 +129,17 @@ class ForwardControl(QWidget):
         url = str(self._settings.value("forward/url", "") or "")
         mode = str(self._settings.value("forward/mode", "decoupled") or "decoupled")
         index = self.mode_box.findData(mode)
-        self.mode_box.blockSignals(True)
+        for w in (self.mode_box, self.exact_box, self.deadline_box):
+            w.blockSignals(True)
         self.mode_box.setCurrentIndex(max(index, 0))
-        self.mode_box.blockSignals(False)
+        self.exact_box.setChecked(str(self._settings.value("forward/exact", "false")) == "true")
+        try:
+            deadline = float(str(self._settings.value("forward/deadline", self._relay.deadline)))
+        except ValueError:
+            deadline = self._relay.deadline
+        self.deadline_box.setValue(deadline)
+        for w in (self.mode_box, self.exact_box, self.deadline_box):
+            w.blockSignals(False)
         if self._relay.target:
             url = self._relay.target  # given on the command line: it wins
         self.url_edit.setText(url)
@@ -128,7 +155,12 @@ class ForwardControl(QWidget):
         text = text.strip()
         try:
             target = validate_target(text) if text else None
-            self._relay.configure(target, mode=self.mode)  # type: ignore[arg-type]
+            self._relay.configure(
+                target,
+                mode=self.mode,  # type: ignore[arg-type]
+                exact=self.exact_box.isChecked(),
+                deadline=self.deadline_box.value(),
+            )
         except ValueError as exc:
             self.url_edit.setStyleSheet("QLineEdit { border: 1px solid #d64541; }")
             self.url_edit.setToolTip(plain_tooltip(str(exc)))
@@ -138,6 +170,10 @@ class ForwardControl(QWidget):
         if remember:
             self._settings.setValue("forward/url", text)
             self._settings.setValue("forward/mode", self.mode)
+            self._settings.setValue(
+                "forward/exact", "true" if self.exact_box.isChecked() else "false"
+            )
+            self._settings.setValue("forward/deadline", self.deadline_box.value())
         self.target_changed.emit(target or "")
         self._refresh()
         return True
@@ -152,9 +188,13 @@ class ForwardControl(QWidget):
         if self.url_edit.text().strip() != (self._relay.target or ""):
             self._apply(self.url_edit.text())
 
-    @Slot(int)
-    def _on_mode_changed(self, _index: int) -> None:
+    def _on_mode_changed(self, *_args: object) -> None:
         self._apply(self.url_edit.text())
+
+    @Slot()
+    def _on_deadline_edited(self) -> None:
+        if abs(self.deadline_box.value() - self._relay.deadline) > 1e-9:
+            self._apply(self.url_edit.text())
 
     @Slot(bool)
     def _on_pause_toggled(self, paused: bool) -> None:

@@ -97,11 +97,20 @@ def test_forward_field_refuses_a_bad_url(qtbot, send_window, relay_engine, setti
 def test_forward_field_is_restored_from_settings(qtbot, relay_engine, settings) -> None:  # noqa: ANN001
     settings.setValue("forward/url", "http://127.0.0.1:9/app")
     settings.setValue("forward/mode", "pass-through")
+    settings.setValue("forward/exact", "true")
+    settings.setValue("forward/deadline", 1.5)
     w = _window(qtbot, relay_engine, settings)
     try:
         assert w.send.forward.url_edit.text() == "http://127.0.0.1:9/app"
-        assert relay_engine.relay.target == "http://127.0.0.1:9/app"
-        assert relay_engine.relay.mode == "pass-through"
+        relay = relay_engine.relay
+        assert relay.target == "http://127.0.0.1:9/app"
+        assert (relay.mode, relay.exact, relay.deadline) == ("pass-through", True, 1.5)
+        control = w.send.forward
+        control.exact_box.setChecked(False)
+        control.deadline_box.setValue(4.0)
+        control.deadline_box.editingFinished.emit()
+        assert (relay.exact, relay.deadline) == (False, 4.0)
+        assert settings.value("forward/exact") == "false"
     finally:
         w.shutdown()
 
@@ -139,7 +148,7 @@ def test_app_column_says_failed_when_the_app_never_answers(
         await asyncio.sleep(10)
         return web.Response()
 
-    relay_engine.relay.configure(None, deadline=0.3)
+    send_window.send.forward.deadline_box.setValue(0.3)
     with target_app(answer=silent) as app:
         _type_forward(qtbot, send_window, app.url)
         post(relay_engine.url, "/sms", b"{}")
