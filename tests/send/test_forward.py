@@ -339,3 +339,26 @@ def test_target_app_is_real(session_path: Path) -> None:
         assert app.bodies() == [b"x"]
     finally:
         app.stop()
+
+
+def test_forwarding_yields_to_a_flood_of_captures() -> None:
+    """Above BUSY_ARRIVALS captures/s forwarding is paced to BUSY_FORWARDS/s; below, not."""
+    from inspector.core.send.outbox import OutboxWorker
+
+    async def run() -> tuple[float, float]:
+        w = OutboxWorker(None, None, None, None, deadline=1.0)  # type: ignore[arg-type]
+        w.busy_forwards = 100.0
+        started = time.monotonic()
+        for _ in range(5):
+            await w._yield_to_capture()  # noqa: SLF001
+        calm = time.monotonic() - started
+        for i in range(300):  # 300 arrivals at once: far above 1,000/s
+            w.arrived(i)
+        started = time.monotonic()
+        for _ in range(6):
+            await w._yield_to_capture()  # noqa: SLF001
+        return calm, time.monotonic() - started
+
+    calm, flooded = asyncio.run(run())
+    assert calm < 0.01
+    assert flooded >= 0.045  # 6 sends at 100/s: at least 5 gaps of 10 ms

@@ -40,14 +40,15 @@ log = logging.getLogger(__name__)
 #: Seconds between retries of the row at the head of the outbox, the last one repeating.
 RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0)
 MAX_ATTEMPTS = 5
-#: When the engine loop runs this late (seconds, smoothed) it is saturated by captures...
-BUSY_LAG = 0.01
+#: Captures per second above which the listener is taken to be flooded (a load test:
+#: far above what a provider sends a developer's endpoint)...
+BUSY_ARRIVALS = 1000.0
 #: ...and forwarding then holds itself to this many per second, catching up once the
 #: flood is over: answering the provider comes first (it retries on a slow answer; the
 #: outbox keeps everything meanwhile). Otherwise rows go as fast as the app answers.
-BUSY_FORWARDS = 400.0
-#: How often the loop's lateness is sampled (seconds).
-_LAG_TICK = 0.01
+BUSY_FORWARDS = 250.0
+#: The arrival rate is counted over windows of this many seconds.
+_RATE_WINDOW = 0.1
 
 OutboxState = Literal["off", "idle", "sending", "up", "down", "paused"]
 
@@ -132,30 +133,26 @@ class OutboxWorker:
         #: the next read starts after it, so a row is never sent twice in one run.
         self._after = 0
         self._recorder = recorder
-        self.busy_lag = BUSY_LAG
+        self.busy_arrivals = BUSY_ARRIVALS
         self.busy_forwards = BUSY_FORWARDS
         self._next_busy_send = 0.0
-        #: How late the loop runs its callbacks (smoothed): high while captures flood in.
-        self.lag = 0.0
-        self._lag_task: asyncio.Task[None] | None = None
+        #: Arrivals: (start of the current window, its count, the previous window's count).
+        self._window = (0.0, 0, 0)
         self._fresh: dict[int, Outgoing] = {}
 
     # -- control (engine loop) -----------------------------------------------------------
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run())
-        self._lag_task = loop.create_task(self._measure_lag())
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        for task in (self._task, self._lag_task):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-        self._task = self._lag_task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
         await self._recorder.flush()
 
     def wake(self) -> None:
@@ -165,21 +162,31 @@ class OutboxWorker:
     def arrived(self, row_id: int, request: CapturedRequest | None = None) -> None:
         """A captured row went into the outbox (``request``: its content, so the forward
         need not read it back)."""
+        self._count_arrival()
         if request is not None and len(self._fresh) < _FRESH_MAX:
             self._fresh[row_id] = Outgoing.from_captured(row_id, request)
         self._wake.set()
 
-    async def _measure_lag(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            before = loop.time()
-            await asyncio.sleep(_LAG_TICK)
-            late = max(0.0, loop.time() - before - _LAG_TICK)
-            self.lag = 0.8 * self.lag + 0.2 * late
+    def _count_arrival(self) -> None:
+        now = time.monotonic()
+        start, cur, prev = self._window
+        if now - start < _RATE_WINDOW:
+            self._window = (start, cur + 1, prev)
+        else:
+            recent = cur if now - start < 2 * _RATE_WINDOW else 0
+            self._window = (now, 1, recent)
+
+    def arrival_rate(self) -> float:
+        """Captures per second over the last one or two windows."""
+        start, cur, prev = self._window
+        age = time.monotonic() - start
+        if age >= 2 * _RATE_WINDOW:
+            return 0.0
+        return (cur + prev) / (_RATE_WINDOW + max(age, 0.0))
 
     async def _yield_to_capture(self) -> None:
-        """While the loop is saturated, keep forwarding to ``busy_forwards`` per second."""
-        if self.lag < self.busy_lag:
+        """While captures flood in, keep forwarding to ``busy_forwards`` per second."""
+        if self.arrival_rate() < self.busy_arrivals:
             return
         now = time.monotonic()
         wait = self._next_busy_send - now
