@@ -10,6 +10,7 @@ The replay actions are plain QActions (``action_replay``, ``action_replay_edit``
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -171,15 +172,9 @@ class SendControls(QObject):
         choice = dialog.choice()
         items = self._selected_items(choice.url, exact=choice.exact)
         if choice.signing_key:
+            key = choice.signing_key
             items = [
-                ReplayItem(
-                    i.original_id,
-                    i.method,
-                    i.url,
-                    with_signature(i.headers, i.body, choice.signing_key),
-                    i.body,
-                    i.received_us,
-                )
+                dataclasses.replace(i, headers=with_signature(i.headers, i.body, key))
                 for i in items
             ]
         self.start(items, concurrency=choice.concurrency, speed=choice.speed)

@@ -59,6 +59,24 @@ def test_replay_as_is_is_a_new_linked_row(session_path: Path) -> None:
         conn.close()
 
 
+def test_replay_rows_are_decoded_like_their_bytes(session_path: Path) -> None:
+    status = b'{"event":"sms:message:status","payload":{"id":"m1","status":"DELIVRD","to":"91"}}'
+    with target_app() as app, relaying(session_path, None) as eng:
+        post(eng.url, status, "/sms")
+        original = _stored(eng, 1)
+        assert original.event == "sms:message:status"
+        edited = status.replace(b"DELIVRD", b"UNDELIV")
+        _run(
+            eng,
+            [
+                item_from_stored(original, app.url),
+                ReplayItem(1, "POST", app.url + "/sms", [], edited),
+            ],
+        )
+        assert _stored(eng, 2).status == "DELIVRD"  # as-is: the original's decoding
+        assert _stored(eng, 3).status == "UNDELIV"  # edited: decoded afresh
+
+
 def test_replay_to_the_listener_itself_is_one_linked_row(session_path: Path) -> None:
     with relaying(session_path, None) as eng:
         post(eng.url, b'{"n":1}', "/sms")

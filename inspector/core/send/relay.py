@@ -38,7 +38,7 @@ from inspector.core.send.client import (
 )
 from inspector.core.send.outbox import RETRY_DELAYS, OutboxStatus, OutboxWorker
 from inspector.core.send.recorder import AnswerRecorder
-from inspector.core.session.forwards import AnswerEntry, AppAnswer, outbox_size
+from inspector.core.session.forwards import AnswerEntry, AppAnswer
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
 
@@ -287,14 +287,6 @@ class Relay:
     def status(self) -> OutboxStatus | None:
         worker = self._worker
         return worker.status if worker is not None else None
-
-    def waiting(self) -> int:
-        """Rows in the outbox (a fresh count from the session file; any thread)."""
-        conn = self.store.open_reader()
-        try:
-            return outbox_size(conn)
-        finally:
-            conn.close()
 
     # -- shared with replay ----------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from inspector.core.provider.decoder import DecodedEvent
 from inspector.core.send.client import AppClient, forward_headers, forward_url
 from inspector.core.session.forwards import AppAnswer, record_answers
 from inspector.core.session.record import CapturedRequest
@@ -70,6 +71,9 @@ class ReplayItem:
     body: bytes
     #: When the original arrived (µs), for ``pace``.
     received_us: int = 0
+    #: The original's decoding, for an as-is replay (the same bytes mean the same event);
+    #: None: decode what is sent (an edited request).
+    decoded: DecodedEvent | None = None
 
 
 def item_from_stored(req: StoredRequest, to: str, *, exact: bool = False) -> ReplayItem:
@@ -77,7 +81,12 @@ def item_from_stored(req: StoredRequest, to: str, *, exact: bool = False) -> Rep
     same method, headers (hop-by-hop ones dropped, ``Host`` rewritten) and exact body."""
     url = forward_url(to, req.path, req.query, exact=exact)
     headers = forward_headers(req.headers, target=url, remote="", forwarded=False)
-    return ReplayItem(req.id, req.method, url, headers, req.body, req.received_us)
+    s = req.summary
+    decoded = DecodedEvent(
+        s.event, s.product, s.status, s.status_class, s.message_id, s.from_addr, s.to_addr,
+        s.summary, list(req.warnings),
+    )  # fmt: skip
+    return ReplayItem(req.id, req.method, url, headers, req.body, req.received_us, decoded)
 
 
 @dataclass(slots=True)
@@ -183,7 +192,7 @@ class StoreSink:
     ) -> list[int]:
         ids: list[int] = []
         if rows:
-            if self._decoder is None:
+            if self._decoder is None and any(i.decoded is None for i, _ in rows):
                 from inspector.core.provider.decoder import EventDecoder
 
                 self._decoder = EventDecoder()
@@ -191,14 +200,12 @@ class StoreSink:
             now = time.time_ns() // 1000
             for item, seq in rows:
                 rec = _row_for(item, seq, now)
-                batch.append(
-                    (
-                        rec,
-                        self._decoder.decode(
-                            rec.method, rec.path, rec.query, rec.headers, rec.body
-                        ),
+                decoded = item.decoded
+                if decoded is None:
+                    decoded = self._decoder.decode(
+                        rec.method, rec.path, rec.query, rec.headers, rec.body
                     )
-                )
+                batch.append((rec, decoded))
             ids = [s.id for s in self._store.append(batch)]
         if answers:
             conn = self._store.open_reader()
