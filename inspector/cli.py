@@ -418,13 +418,16 @@ def _plain(text: str, limit: int = 200) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
+    import concurrent.futures
 
-    from inspector.core.send.client import AppClient
+    from inspector.core.capture.writer import ProcessCommitter, WriterError
+    from inspector.core.send.app_client import AppClient
+    from inspector.core.send.recorder import AnswerRecorder
     from inspector.core.send.relay import validate_target
     from inspector.core.send.replay import (
+        CommitterSink,
         ReplayBatch,
         ReplayProgress,
-        StoreSink,
         item_from_stored,
         with_signature,
     )
@@ -496,11 +499,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
 
         async def run() -> ReplayProgress:
-            client = AppClient(max_body=args.max_body)
+            # Rows go through a writer process, as capture's do: decoded and committed
+            # off this process, and indexed in order even if a capture records alongside.
+            committer = ProcessCommitter(store, summaries=False, answers=None)
             try:
-                return await batch.run(client, StoreSink(store))
+                await committer.start()
+            except WriterError as exc:
+                raise SessionError(f"cannot record into {store.path}: {exc}") from exc
+            client = AppClient(max_body=args.max_body)
+            db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="replay-db")
+            conn = store.open_reader()
+            recorder = AnswerRecorder(conn, db)
+            try:
+                return await batch.run(client, CommitterSink(committer, recorder, store))
             finally:
+                await recorder.flush()
                 await client.close()
+                await committer.stop()
+                await asyncio.get_running_loop().run_in_executor(db, conn.close)
+                db.shutdown(wait=True)
 
         final = asyncio.run(run())
     finally:

@@ -342,7 +342,7 @@ class ReplayEditor(QDialog):
         base = str(self.target_box.itemData(index) or "")
         if not base:
             return
-        from inspector.core.send.client import forward_url
+        from inspector.core.send.app_client import forward_url
 
         path = self._original.url.partition("://")[2]
         tail = "/" + path.partition("/")[2] if "/" in path else "/"

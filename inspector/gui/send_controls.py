@@ -25,7 +25,6 @@ from inspector.core.send.replay import (
     ReplayBatch,
     ReplayItem,
     ReplayProgress,
-    StoreSink,
     item_from_stored,
     with_signature,
 )
@@ -220,7 +219,7 @@ class SendControls(QObject):
         )
         self.batch = batch
         self.progress_panel.start(len(items))
-        self._future = run(batch.run(relay.client, StoreSink(relay.store), relay=relay))
+        self._future = run(batch.run(relay.client, relay.replay_sink, relay=relay))
         self._future.add_done_callback(_log_failure)
         return batch
 

@@ -239,7 +239,7 @@ def _summary(delivered: list[float], answers: list[float]) -> dict[str, float]:
 
 
 def replay_bench(count: int, concurrency: int, workdir: Path, rounds: int) -> dict[str, float]:
-    from inspector.core.send.client import AppClient
+    from inspector.core.send.app_client import AppClient
     from inspector.core.send.replay import ReplayBatch, StoreSink, item_from_stored
     from inspector.core.session.store import SessionStore, iter_requests
     from tests.factories import append_decoded, captured_request

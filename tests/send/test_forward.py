@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from inspector.core.capture.engine import CaptureEngine
-from inspector.core.send.client import forward_headers, forward_url
+from inspector.core.send.app_client import forward_headers, forward_url
 from inspector.core.send.relay import Relay
 from inspector.core.session.forwards import forwards_for, outbox_size
 from inspector.core.session.store import SessionStore, get_request

@@ -27,7 +27,7 @@ from tests.send.test_forward import post, relaying
 def _run(eng, items, **kwargs) -> ReplayProgress:  # type: ignore[no-untyped-def]
     batch = ReplayBatch(items, **kwargs)
     relay = eng.relay
-    return eng.call(batch.run(relay.client, StoreSink(eng.store), relay=relay)).result(60)
+    return eng.call(batch.run(relay.client, eng.relay.replay_sink, relay=relay)).result(60)
 
 
 def _stored(eng, rid):  # type: ignore[no-untyped-def]
@@ -187,7 +187,7 @@ def test_pause_and_cancel(session_path: Path) -> None:
         batch = ReplayBatch(items, on_progress=seen.append)
         relay = eng.relay
         batch.pause()
-        fut = eng.call(batch.run(relay.client, StoreSink(eng.store), relay=relay))
+        fut = eng.call(batch.run(relay.client, eng.relay.replay_sink, relay=relay))
         time.sleep(0.3)
         assert app.received == [] and seen and seen[-1].paused
         batch.resume()
@@ -214,7 +214,7 @@ def test_engine_loop_keeps_answering_with_1000_replays_queued_at_a_silent_app(
         items = [ReplayItem(None, "POST", app.url, [], b"%d" % i) for i in range(1000)]
         batch = ReplayBatch(items, concurrency=50, deadline=30.0)
         relay = eng.relay
-        fut = eng.call(batch.run(relay.client, StoreSink(eng.store), relay=relay))
+        fut = eng.call(batch.run(relay.client, eng.relay.replay_sink, relay=relay))
         wait_for(lambda: len(app.received) >= 50)
         worst = 0.0
         for i in range(40):
@@ -231,3 +231,30 @@ def test_engine_loop_keeps_answering_with_1000_replays_queued_at_a_silent_app(
         assert final.cancelled and not fut.exception()
         assert worst < 1.0, worst
         assert loop_turn < 0.5, loop_turn
+
+
+@pytest.mark.parametrize("sink", ["engine"])
+def test_replay_rows_keep_the_captures_around_them_searchable(
+    session_path: Path, sink: str
+) -> None:
+    """Replay rows go through the writer: an in-process commit that indexed them at once
+    moved the index mark past captures the writer had not indexed yet, and a body search
+    no longer found those."""
+    from inspector.core.session.query import compile_query, fetch_ids
+
+    with target_app() as app, relaying(session_path, None) as eng:
+        for i in range(5):
+            post(eng.url, b'{"word": "alpha", "n": %d}' % i)
+        replay_sink = eng.relay.replay_sink if sink == "engine" else StoreSink(eng.store)
+        item = item_from_stored(_stored(eng, 1), app.url)
+        batch = ReplayBatch([item])
+        eng.call(batch.run(eng.relay.client, replay_sink, relay=eng.relay)).result(20)
+        time.sleep(0.3)  # the writer indexes in a quiet moment
+        conn = eng.store.open_reader()
+        try:
+            from inspector.core.session.query import register_functions
+
+            register_functions(conn)
+            assert fetch_ids(conn, compile_query("alpha")) == [1, 2, 3, 4, 5, 6]
+        finally:
+            conn.close()

@@ -255,7 +255,7 @@ class CaptureEngine:
         self.port = int(self._runner.addresses[0][1])
         if self.relay is not None:
             self.listener.relay = self.relay
-            await self.relay.start(self.url)
+            await self.relay.start(self.url, self._committer)
             self._relay_started = True
 
     def _bind_message(self, exc: OSError) -> str:

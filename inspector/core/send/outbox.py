@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from inspector.core.send.client import (
+from inspector.core.send.app_client import (
     AppClient,
     forward_headers,
     forward_url,

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import orjson
 
-from inspector.core.send.client import (
+from inspector.core.send.app_client import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
     HOP_BY_HOP,
@@ -38,6 +38,7 @@ from inspector.core.send.client import (
 )
 from inspector.core.send.outbox import RETRY_DELAYS, OutboxStatus, OutboxWorker
 from inspector.core.send.recorder import AnswerRecorder
+from inspector.core.send.replay import CommitterSink, ReplaySink, RowCommitter, StoreSink
 from inspector.core.session.forwards import AnswerEntry, AppAnswer
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore
@@ -110,6 +111,8 @@ class Relay:
         }
         self._worker: OutboxWorker | None = None
         self._recorder: AnswerRecorder | None = None
+        #: Where replays' rows and answers go while this relay runs (see :meth:`start`).
+        self.replay_sink: ReplaySink = StoreSink(store)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self.listener_url: str | None = None
@@ -133,14 +136,20 @@ class Relay:
         if self._worker is not None:
             self._worker.arrived(row_id, request)
 
-    async def start(self, listener_url: str) -> None:
+    async def start(self, listener_url: str, committer: RowCommitter | None = None) -> None:
         """Open the session's outbox and start draining it (rows left by an earlier run
-        that was stopped or killed go first)."""
+        that was stopped or killed go first). ``committer``: the engine's writer, through
+        which replay rows are committed (:attr:`replay_sink`)."""
         self._loop = asyncio.get_running_loop()
         self.listener_url = listener_url
         self._conn = await self._loop.run_in_executor(self._db, self.store.open_reader)
         self._read_conn = await self._loop.run_in_executor(self._read_db, self.store.open_reader)
         self._recorder = AnswerRecorder(self._conn, self._db)
+        self.replay_sink = (
+            CommitterSink(committer, self._recorder, self.store)
+            if committer is not None
+            else StoreSink(self.store)
+        )
         worker = OutboxWorker(
             self._read_conn,
             self._read_db,

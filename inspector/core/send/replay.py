@@ -24,8 +24,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from inspector.core.provider.decoder import DecodedEvent
-from inspector.core.send.client import AppClient, forward_headers, forward_url
-from inspector.core.session.forwards import AppAnswer, record_answers
+from inspector.core.send.app_client import AppClient, forward_headers, forward_url
+from inspector.core.send.recorder import AnswerRecorder
+from inspector.core.session.forwards import AnswerEntry, AppAnswer, record_answers
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore, StoredRequest
 
@@ -125,6 +126,7 @@ class ReplaySink(Protocol):
 class StoreSink:
     """Writes replay rows straight into the session, decoded like any request and
     committed with their link (the append listeners are told: the table shows them).
+    For a session no writer process is recording into (see :class:`CommitterSink`).
 
     Group commit, as the capture writer does: rows and answers that arrive while a
     write is under way go together in the next one, on a worker thread, so a thousand
@@ -214,6 +216,34 @@ class StoreSink:
             finally:
                 conn.close()
         return ids
+
+
+class RowCommitter(Protocol):
+    """The capture engine's writer (``capture.writer.ProcessCommitter``), as replay sees it."""
+
+    def submit(self, request: CapturedRequest) -> asyncio.Future[Any]: ...
+
+
+class CommitterSink:
+    """Replay rows through the session's writer process, the one path every row takes
+    while the engine runs: decoded and committed there (off this process's GIL), indexed
+    in order with the captures around them, and the window told as for any arrival. The
+    app's answers are group-committed by the relay's recorder."""
+
+    def __init__(
+        self, committer: RowCommitter, recorder: AnswerRecorder, store: SessionStore
+    ) -> None:
+        self._committer = committer
+        self._recorder = recorder
+        self._store = store
+
+    async def add_row(self, item: ReplayItem) -> int:
+        rec = _row_for(item, self._store.take_seq(), time.time_ns() // 1000)
+        committed = await self._committer.submit(rec)
+        return int(committed.row_id)
+
+    async def record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
+        await self._recorder.add(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
 
 
 def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:
