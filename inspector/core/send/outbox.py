@@ -46,7 +46,7 @@ BUSY_ARRIVALS = 1000.0
 #: ...and forwarding then holds itself to this many per second, catching up once the
 #: flood is over: answering the provider comes first (it retries on a slow answer; the
 #: outbox keeps everything meanwhile). Otherwise rows go as fast as the app answers.
-BUSY_FORWARDS = 100.0
+BUSY_FORWARDS = 50.0
 #: The arrival rate is counted over windows of this many seconds.
 _RATE_WINDOW = 0.1
 

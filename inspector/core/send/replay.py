@@ -116,11 +116,15 @@ class ReplayProgress:
 class ReplaySink(Protocol):
     """Where replay rows and the app's answers are written (see :class:`StoreSink`)."""
 
-    async def add_row(self, item: ReplayItem) -> int: ...
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
+        """Start committing the replay's row; the future gives its id."""
+        ...
 
-    async def record(
+    def record(
         self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
-    ) -> None: ...
+    ) -> asyncio.Future[None]:
+        """Start committing the app's answer; the future resolves once it is on disk."""
+        ...
 
 
 class StoreSink:
@@ -142,17 +146,19 @@ class StoreSink:
         ] = []
         self._flushing = False
 
-    async def add_row(self, item: ReplayItem) -> int:
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._rows.append((item, self._store.take_seq(), fut))
         self._kick()
-        return await fut
+        return fut
 
-    async def record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
+    def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._answers.append(((row_id, "replay", item.url, answer, 1, at_us), fut))
         self._kick()
-        await fut
+        return fut
 
     def _kick(self) -> None:
         if not self._flushing:
@@ -237,13 +243,28 @@ class CommitterSink:
         self._recorder = recorder
         self._store = store
 
-    async def add_row(self, item: ReplayItem) -> int:
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
         rec = _row_for(item, self._store.take_seq(), time.time_ns() // 1000)
-        committed = await self._committer.submit(rec)
-        return int(committed.row_id)
+        committed = self._committer.submit(rec)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-    async def record(self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int) -> None:
-        await self._recorder.add(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
+        def done(c: asyncio.Future[Any]) -> None:
+            if fut.done():
+                return
+            if c.cancelled():
+                fut.cancel()
+            elif c.exception() is not None:
+                fut.set_exception(c.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(int(c.result().row_id))
+
+        committed.add_done_callback(done)
+        return fut
+
+    def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> asyncio.Future[None]:
+        return self._recorder.add(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
 
 
 def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:
@@ -439,7 +460,7 @@ class ReplayBatch:
             else:
                 # The row is committed while the request is on its way (the answer is
                 # recorded only once both are done): the app never waits on SQLite.
-                row_task = asyncio.ensure_future(sink.add_row(item))
+                row_task = sink.add_row(item)
                 try:
                     answer = await client.send(
                         item.method, item.url, item.headers, item.body, deadline=self.deadline
