@@ -39,6 +39,8 @@ from inspector.core.capture.terminal import TerminalSafeFormatter
 from inspector.core.capture.writer import FROZEN_WRITER_ARG, run_writer
 from inspector.core.logfile import setup_logging
 from inspector.core.provider.catalogue import EVENTS, PRODUCT_LABELS
+from inspector.core.send.outbox import OutboxStatus
+from inspector.core.send.relay import Relay
 from inspector.core.session.query import QueryError
 from inspector.core.session.store import (
     SessionError,
@@ -232,6 +234,71 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.strip().removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _pace(text: str) -> float:
+    """``original`` is 1.0 (the originals' own gaps); ``10x`` ten times faster."""
+    t = text.strip().lower()
+    if t == "original":
+        return 1.0
+    try:
+        value = float(t.removesuffix("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"pace is 'original' or a speed-up like 10x, not {text!r}"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("the speed-up must be more than 0")
+    return value
+
+
+def _forward_url(text: str) -> str:
+    from inspector.core.send.relay import validate_target
+
+    try:
+        return validate_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_forward_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--forward-to", type=_forward_url, metavar="URL",
+        help="send every request on to your app (path and query appended to the URL)",
+    )  # fmt: skip
+    p.add_argument(
+        "--forward-mode", choices=["decoupled", "pass-through"], default="decoupled",
+        help="decoupled: answer the provider at once and forward through a durable outbox "
+        "(default); pass-through: the provider gets your app's answer",
+    )  # fmt: skip
+    p.add_argument(
+        "--forward-deadline", type=_seconds, default=3.0, metavar="SECONDS",
+        help="how long your app has to answer (default 3, the provider's); past it 504",
+    )  # fmt: skip
+    p.add_argument(
+        "--forward-exact", action="store_true",
+        help="send to the forward URL exactly, without appending the request's path",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-inspector",
@@ -257,6 +324,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer with the response rules of this TOML file (see README: Answer like your app)",
     )
     _add_provider_options(cap)
+    _add_forward_options(cap)
+
+    rep = sub.add_parser(
+        "replay", help="send a session's requests again to a URL and show what it answered"
+    )
+    rep.add_argument("session", type=Path, help="session file")
+    rep.add_argument("--to", required=True, metavar="URL", help="where to send them")
+    rep.add_argument("--filter", metavar="QUERY", help="only the requests this filter finds")
+    rep.add_argument(
+        "--id", type=int, action="append", metavar="N", dest="ids", help="a row id (repeatable)"
+    )
+    rep.add_argument(
+        "--concurrency", type=_positive_int, default=1, metavar="N",
+        help="how many at once (default 1: one after another, in order)",
+    )  # fmt: skip
+    rep.add_argument(
+        "--pace", type=_pace, default=None, metavar="original|Nx",
+        help="keep the originals' pace (original), or N times faster (10x); default as fast as possible",
+    )  # fmt: skip
+    rep.add_argument(
+        "--exact", action="store_true", help="send to the URL as given, without the original path"
+    )
+    rep.add_argument(
+        "--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+        help="how long to wait for each answer (default 10)",
+    )  # fmt: skip
+    rep.add_argument(
+        "--max-body", type=_size, default=DEFAULT_MAX_BODY, metavar="BYTES",
+        help="largest answer body kept (default 25M); longer ones are cut and marked",
+    )  # fmt: skip
+    rep.add_argument(
+        "--sign-key", metavar="KEY",
+        help="re-sign each body (Signature: hex HMAC-SHA256) with this key",
+    )  # fmt: skip
 
     exp = sub.add_parser("export", help="write a session's requests out (HAR, JSONL, curl)")
     exp.add_argument("session", type=Path, help="session file")
@@ -355,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "import":
             return cmd_import(args)
+        if args.command == "replay":
+            return cmd_replay(args)
         if args.command == "events":
             return cmd_events()
         if args.command == "send":
@@ -423,6 +526,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
             for warning in provider_warnings(rule):
                 print(f"warning: rule {rule.name}: {warning}", file=sys.stderr, flush=True)
     store = SessionStore(session)
+    relay = _relay(args, store)
     engine = CaptureEngine(
         store,
         host=args.host,
@@ -435,6 +539,7 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
         print_lines=True,
         answers=answers,
         inspection=inspection,
+        relay=relay,
     )
     try:
         engine.start()
@@ -454,6 +559,12 @@ def _run_capture(args: argparse.Namespace, session: Path, stop: threading.Event)
                 return _fail(exc.message, EXIT_TUNNEL)
         print(f"Recording to {store.path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         started = True
+        if relay is not None and relay.target:
+            print(
+                f"Forwarding to {relay.target} ({relay.mode}, {relay.deadline:g} s deadline)",
+                file=sys.stderr,
+                flush=True,
+            )
         engine.start_printing()
         overload = _OverloadReport(engine)
         stopped = _watch_recording(engine, stop, overload.check)
@@ -527,6 +638,33 @@ class _OverloadReport:
             )
             self._shown = False
             self._episodes, self._refused = state.episodes, state.refused
+
+
+def _relay(args: argparse.Namespace, store: SessionStore) -> Relay | None:
+    """Forwarding for ``capture``: always plugged in, so an outbox left by a killed run
+    is drained as soon as a forward URL is given again."""
+    last: list[str] = [""]
+
+    def on_status(status: OutboxStatus) -> None:
+        # One line per change of state (down, up again, paused), not one per forward.
+        if status.state not in ("down", "up", "paused") or status.state == last[0]:
+            return
+        if status.state == "up" and last[0] in ("", "idle", "off"):
+            last[0] = status.state
+            return
+        last[0] = status.state
+        text = status.message if status.state != "up" else "the app answers again"
+        print(f"forward: {_plain(text)}", file=sys.stderr, flush=True)
+
+    return Relay(
+        store,
+        target=args.forward_to,
+        mode=args.forward_mode,
+        deadline=args.forward_deadline,
+        exact=args.forward_exact,
+        max_body=args.max_body,
+        on_status=on_status,
+    )
 
 
 def _start_tunnel(
@@ -680,6 +818,131 @@ def _remove_session(session: Path) -> None:
 def _printable(text: str) -> str:
     """Problem lines quote the file's own text: never let it steer the terminal."""
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+# -- replay -------------------------------------------------------------------------
+
+
+def _plain(text: str, limit: int = 200) -> str:
+    """Request-derived text made safe for a terminal: control characters escaped."""
+    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: limit - 1] + "\u2026"
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import asyncio
+    import concurrent.futures
+
+    from inspector.core.capture.writer import ProcessCommitter, WriterError
+    from inspector.core.send.app_client import AppClient
+    from inspector.core.send.recorder import AnswerRecorder
+    from inspector.core.send.relay import validate_target
+    from inspector.core.send.replay import (
+        CommitterSink,
+        ReplayBatch,
+        ReplayProgress,
+        item_from_stored,
+        with_signature,
+    )
+    from inspector.core.session.query import QueryError, compile_query, fetch_ids
+    from inspector.core.session.store import get_request
+
+    try:
+        target = validate_target(args.to)
+    except ValueError as exc:
+        return _fail(str(exc))
+    open_existing(args.session).close()  # a clear error for a missing or foreign file
+    store = SessionStore(args.session)
+    try:
+        conn = store.open_reader()
+        try:
+            if args.filter:
+                try:
+                    query = compile_query(args.filter)
+                except QueryError as exc:
+                    return _fail(f"bad --filter: {exc}")
+                ids = fetch_ids(conn, query, limit=-1)
+                if args.ids:
+                    wanted = set(args.ids)
+                    ids = [i for i in ids if i in wanted]
+            elif args.ids:
+                ids = sorted(set(args.ids))
+            else:
+                ids = [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY id")]
+            items = []
+            for rid in ids:
+                req = get_request(conn, rid)
+                if req is None:
+                    return _fail(f"no request #{rid} in {args.session}")
+                item = item_from_stored(req, target, exact=args.exact)
+                if args.sign_key:
+                    item = dataclasses.replace(
+                        item, headers=with_signature(item.headers, item.body, args.sign_key)
+                    )
+                items.append(item)
+        finally:
+            conn.close()
+        if not items:
+            return _fail("no requests to replay (the filter found none)")
+        printed: set[int] = set()
+
+        def on_progress(p: ReplayProgress) -> None:
+            r = p.last
+            if r is None or r.index in printed:
+                return
+            printed.add(r.index)
+            a = r.answer
+            path = _plain(r.item.url.partition("://")[2].partition("/")[2] or "")
+            what = f"{a.status}" if not a.error else f"failed: {_plain(a.error)}"
+            if a.body_cut and not a.error:
+                what += " (answer cut at the size limit)"
+            row = f" -> #{r.row_id}" if r.row_id is not None else ""
+            print(
+                f"#{r.item.original_id}{row}  {r.item.method} /{path}  {what}  "
+                f"{a.duration_ms:.0f} ms",
+                flush=True,
+            )
+
+        batch = ReplayBatch(
+            items,
+            concurrency=args.concurrency,
+            speed=args.pace,
+            deadline=args.timeout,
+            on_progress=on_progress,
+        )
+
+        async def run() -> ReplayProgress:
+            # Rows go through a writer process, as capture's do: decoded and committed
+            # off this process, and indexed in order even if a capture records alongside.
+            committer = ProcessCommitter(store, summaries=False, answers=None)
+            try:
+                await committer.start()
+            except WriterError as exc:
+                raise SessionError(f"cannot record into {store.path}: {exc}") from exc
+            client = AppClient(max_body=args.max_body)
+            db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="replay-db")
+            conn = store.open_reader()
+            recorder = AnswerRecorder(conn, db)
+            try:
+                return await batch.run(client, CommitterSink(committer, recorder, store))
+            finally:
+                await recorder.flush()
+                await client.close()
+                await committer.stop()
+                await asyncio.get_running_loop().run_in_executor(db, conn.close)
+                db.shutdown(wait=True)
+
+        final = asyncio.run(run())
+    finally:
+        store.close()
+    failed = final.failed
+    ok = final.done - failed
+    print(
+        f"replayed {final.done} of {final.total} request(s) to {_plain(target)}: "
+        f"{ok} answered 1xx-3xx, {failed} failed",
+        flush=True,
+    )
+    return EXIT_FAILED if failed or final.done < final.total else 0
 
 
 # -- events -------------------------------------------------------------------------

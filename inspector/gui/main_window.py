@@ -59,6 +59,7 @@ from PySide6.QtWidgets import (
 from inspector.core.capture.engine import CaptureEngine
 from inspector.core.capture.provider_settings import ProviderSettings, ProviderSettingsStore
 from inspector.core.provider.verification import VERIFICATION_EVENT
+from inspector.core.send.relay import Relay
 from inspector.core.session.query import CompiledQuery
 from inspector.core.session.store import RowSummary, SessionStore
 from inspector.core.tunnel.secrets import config_dir
@@ -70,10 +71,17 @@ from inspector.gui.first_run import first_run_html
 from inspector.gui.plain_text import plain_label, plain_tooltip
 from inspector.gui.provider_settings import ProviderSettingsDialog
 from inspector.gui.rules_panel import RulesPanel
+from inspector.gui.send_controls import RunOnEngine, SendControls
 from inspector.gui.send_dialog import SendTestEventDialog
 from inspector.gui.shortcuts import HelpDialog
 from inspector.gui.status_style import StatusPillDelegate
-from inspector.gui.table_model import COLUMN_INDEX, COLUMNS, ROLE_CLASS, EventTableModel
+from inspector.gui.table_model import (
+    COLUMN_INDEX,
+    COLUMNS,
+    ROLE_APP_CLASS,
+    ROLE_CLASS,
+    EventTableModel,
+)
 from inspector.gui.theme import icon
 from inspector.gui.tunnel_widget import TunnelControl
 
@@ -154,6 +162,8 @@ class MainWindow(QMainWindow):
         engine: CaptureEngine | None = None,
         apply_provider_settings: Callable[[ProviderSettings], None] | None = None,
         busy_problem: Callable[[], str | None] | None = None,
+        relay: Relay | None = None,
+        run_on_engine: RunOnEngine | None = None,
         parent: QWidget | None = None,
         recording_trouble: Callable[[], str | None] | None = None,
     ) -> None:
@@ -166,7 +176,8 @@ class MainWindow(QMainWindow):
         ``apply_provider_settings`` passes settings saved in the provider dialog to the
         capture engine (verification answer, secrets, composed webhooks).
         ``busy_problem`` (``lambda: engine.overload.problem``) is shown in the status bar
-        for as long as it returns a sentence: requests refused for back-pressure."""
+        for as long as it returns a sentence: requests refused for back-pressure.
+        ``relay`` and ``run_on_engine`` (``engine.call``) turn on forwarding and replay."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.store = store
@@ -232,6 +243,13 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._build_window_actions()
+        self.send = SendControls(self, relay, run_on_engine, self._settings)
+        self.send.mount(self.table)
+        layout.insertWidget(layout.indexOf(self.splitter), self.send.progress_panel)
+        #: Replay the selected rows (Ctrl+R); for the menu bar and context menus.
+        self.action_replay = self.send.action_replay
+        self.action_replay_edit = self.send.action_replay_edit
+        self.action_replay_to = self.send.action_replay_to
         self.recording_status = plain_label(QLabel(self))
         self.recording_status.setObjectName("recordingStatus")
         self.recording_status.setStyleSheet(
@@ -270,6 +288,9 @@ class MainWindow(QMainWindow):
         table.setModel(self.model)
         table.setItemDelegateForColumn(
             COLUMN_INDEX["status"], StatusPillDelegate(ROLE_CLASS, table)
+        )
+        table.setItemDelegateForColumn(
+            COLUMN_INDEX["app"], StatusPillDelegate(ROLE_APP_CLASS, table)
         )
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -856,6 +877,15 @@ class MainWindow(QMainWindow):
             return
         self._select_row(row)
 
+    def selected_request_ids(self) -> list[int]:
+        """The selected rows' ids in arrival order (the current row if none is selected)."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        if not rows:
+            current = self.table.currentIndex()
+            rows = {current.row()} if current.isValid() else set()
+        ids = [self.model.id_at(r) for r in rows]
+        return sorted(i for i in ids if i is not None)
+
     def current_request_id(self) -> int | None:
         index = self.table.currentIndex()
         if not index.isValid():
@@ -1054,6 +1084,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Detach from the store and stop helpers; safe to call twice."""
         self.bridge.detach()
+        self.send.shutdown()
         self.filter_bar.blockSignals(True)
         self._rate_timer.stop()
         self.rules_panel.shutdown()

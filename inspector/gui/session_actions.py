@@ -25,7 +25,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from inspector.core.capture.engine import CaptureEngine, ListenError
+from inspector.core.capture.limits import DEFAULT_MAX_BODY
 from inspector.core.capture.provider_settings import ProviderSettings
+from inspector.core.send.relay import Relay
 from inspector.core.session.store import (
     SESSION_SUFFIX,
     SessionError,
@@ -221,7 +223,10 @@ class SessionHost(QObject):
 
     def _open_writable(self, path: Path) -> OpenSession:
         store = SessionStore(path)
-        engine = CaptureEngine(store, **self._engine_kwargs())  # type: ignore[arg-type]
+        # The window's Forward to field sets the relay's target; an outbox a killed run left
+        # in this session resumes as soon as it is set again (it is remembered).
+        relay = Relay(store, max_body=self.max_body or DEFAULT_MAX_BODY)
+        engine = CaptureEngine(store, relay=relay, **self._engine_kwargs())  # type: ignore[arg-type]
         try:
             engine.start()
         except ListenError:
@@ -236,6 +241,8 @@ class SessionHost(QObject):
             engine=engine,
             apply_provider_settings=self.apply_provider_settings,
             busy_problem=lambda: engine.overload.problem,
+            relay=relay,
+            run_on_engine=engine.call,
         )  # fmt: skip
         opened = OpenSession(path, store, engine, window, False)
         self._install(opened)

@@ -29,6 +29,7 @@ from PySide6.QtGui import QColor, QIcon
 from inspector.core.provider.catalogue import PRODUCT_LABELS
 from inspector.core.provider.status_table import status_meaning
 from inspector.core.session.findings import AUTH_TOOLTIPS
+from inspector.core.session.forwards import app_outcomes
 from inspector.core.session.query import (
     MATCH_ALL,
     CompiledQuery,
@@ -54,6 +55,8 @@ ROLE_SUMMARY = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
 #: The row's status class, for the status pill delegate.
 ROLE_CLASS = Qt.ItemDataRole.UserRole + 3
+#: The pill class of what the user's app answered (App column), for the same delegate.
+ROLE_APP_CLASS = Qt.ItemDataRole.UserRole + 4
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -71,17 +74,18 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("time", "Time", "id", 96),
     Column("method", "Method", "method", 64),
-    Column("path", "Path", "path", 100),
-    Column("event", "Event", "event", 190),
+    Column("path", "Path", "path", 94),
+    Column("event", "Event", "event", 176),
     Column("product", "Product", "product", 80),
-    Column("status", "Status", "status", 154),
+    Column("status", "Status", "status", 148),
     Column("attempt", "Retry", "attempt", 56),
     Column("auth", "Auth", "auth_result", 40),
-    Column("from", "From", "from_addr", 110),
-    Column("to", "To", "to_addr", 110),
-    Column("message_id", "Message ID", "message_id", 130),
-    Column("size", "Size", "body_size", 70),
+    Column("from", "From", "from_addr", 104),
+    Column("to", "To", "to_addr", 104),
+    Column("message_id", "Message ID", "message_id", 118),
+    Column("size", "Size", "body_size", 64),
     Column("warning", "\u26a0", "warning_count", 40),
+    Column("app", "App", "id", 56),
 )
 COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
 _ARRIVAL = ("id", "seq", "received_us")
@@ -140,6 +144,29 @@ TUNNEL_MARKER_COLUMN = "path"
 TUNNEL_MARKER_COLOUR = "#2e9d4a"
 
 
+AppOutcome = tuple[int | None, bool] | None
+
+
+def app_text(outcome: AppOutcome) -> str:
+    """The App badge: the app's status, "failed" when it gave none, empty if never sent."""
+    if outcome is None:
+        return ""
+    status, _failed = outcome
+    return str(status) if status is not None else "failed"
+
+
+def app_class(outcome: AppOutcome) -> str:
+    """Pill colour for the App badge, borrowing the status classes' palette."""
+    if outcome is None:
+        return "unknown"
+    status, failed = outcome
+    if failed:
+        return "failure"
+    if status is not None and 300 <= status < 400:
+        return "pending"
+    return "success"
+
+
 def tunnel_note(s: RowSummary) -> str | None:
     """Says a request came through the ngrok tunnel, and from whom; ``None`` for direct ones."""
     if not s.via_tunnel:
@@ -171,6 +198,8 @@ class EventTableModel(QAbstractTableModel):
         self._descending = False
         self._pages: OrderedDict[int, list[int]] = OrderedDict()
         self._summaries: OrderedDict[int, RowSummary] = OrderedDict()
+        #: What the user's app answered each row (None: never sent), read per page.
+        self._app: dict[int, AppOutcome] = {}
         row = self._conn.execute("SELECT max(id) FROM requests").fetchone()
         self._max_id: int = row[0] or 0
         self._count = count_matching(self._conn, self._query, self._max_id)
@@ -226,6 +255,7 @@ class EventTableModel(QAbstractTableModel):
             ROLE_SUMMARY,
             ROLE_ID,
             ROLE_CLASS,
+            ROLE_APP_CLASS,
         ):
             return None
         if role == Qt.ItemDataRole.DecorationRole and key not in (TUNNEL_MARKER_COLUMN, "auth"):
@@ -243,9 +273,40 @@ class EventTableModel(QAbstractTableModel):
             return summary.id
         if role == ROLE_CLASS:
             return summary.status_class
+        if key == "app" or role == ROLE_APP_CLASS:
+            outcome = self.app_outcome(index.row())
+            if role == ROLE_APP_CLASS:
+                return app_class(outcome)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return _app_tooltip(outcome)
+            return app_text(outcome)
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(self._tooltip(summary, key))
         return cell_text(display_text(summary, key))
+
+    def app_outcome(self, row: int) -> AppOutcome:
+        """What the user's app last answered the request on ``row`` (cached per page)."""
+        rid = self.id_at(row)
+        if rid is None:
+            return None
+        if rid in self._app:
+            return self._app[rid]
+        if len(self._app) > MAX_SUMMARIES:
+            self._app.clear()
+        page = [i for i in self._pages.get(row // PAGE_SIZE, [rid]) if i not in self._app]
+        found = app_outcomes(self._conn, page)
+        for i in page:
+            self._app[i] = found.get(i)
+        return self._app.get(rid)
+
+    def app_outcomes_changed(self) -> None:
+        """Forwards or replays were answered: re-read the App column when next painted."""
+        if self._closed:
+            return
+        self._app.clear()
+        if self._count:
+            col = COLUMN_INDEX["app"]
+            self.dataChanged.emit(self.index(0, col), self.index(self._count - 1, col))
 
     def _tooltip(self, s: RowSummary, key: str) -> str | None:
         if key == "warning":
@@ -517,6 +578,15 @@ class EventTableModel(QAbstractTableModel):
     def cache_sizes(self) -> tuple[int, int]:
         """(cached pages, cached summaries): bounded whatever the session size."""
         return len(self._pages), len(self._summaries)
+
+
+def _app_tooltip(outcome: AppOutcome) -> str | None:
+    if outcome is None:
+        return "Not sent to your app"
+    status, failed = outcome
+    if status is None:
+        return "Your app gave no answer (see the Response tab)"
+    return f"Your app answered {status}" + (" (a failure)" if failed else "")
 
 
 def _ranges_descending(rows: list[int]) -> list[tuple[int, int]]:

@@ -24,6 +24,7 @@ EXPORT_KEYS = {
     "id", "seq", "received_at", "method", "path", "query", "headers", "body_text", "body_base64",
     "body_size", "content_type", "response_status", "event", "product", "status", "status_class",
     "message_id", "from", "to", "warnings", "auth", "attempt", "first_id", "verification",
+    "forwards", "replay_of",
 }
 
 

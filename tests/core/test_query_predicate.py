@@ -131,3 +131,27 @@ def test_python_refuses_what_sql_refuses_with_the_same_words(text: str) -> None:
     with pytest.raises(QueryError) as python:
         compile_predicate(text)
     assert str(python.value) == str(sql.value)
+
+
+def test_auth_terms_match_the_checks_run_before_the_answer() -> None:
+    from inspector.core.provider.decoder import DecodedEvent
+    from inspector.core.session.query import compile_predicate
+    from tests.factories import captured_request
+
+    req = captured_request("/whatsapp", b"{}", seq=1)
+    failed = DecodedEvent(auth=[("signature", "wrong", "does not match")])
+    passed = DecodedEvent(auth=[("bearer", "ok", "")])
+    unchecked = DecodedEvent()
+    assert compile_predicate("auth:failed")(req, failed)
+    assert not compile_predicate("auth:failed")(req, passed)
+    assert compile_predicate("auth:ok")(req, passed)
+    assert compile_predicate("auth:none")(req, unchecked)
+    assert not compile_predicate("-auth:none")(req, unchecked)
+
+
+@pytest.mark.parametrize("text", ["is:retry", "app:5xx", "product:sms app:none"])
+def test_terms_known_only_after_the_answer_are_refused_with_a_reason(text: str) -> None:
+    from inspector.core.session.query import QueryError, compile_predicate
+
+    with pytest.raises(QueryError, match="a rule cannot match on it"):
+        compile_predicate(text)

@@ -39,6 +39,7 @@ from inspector.core.capture.listener import (
     CaptureListener,
     ClientAddressFn,
     Overload,
+    Relay,
 )
 from inspector.core.capture.writer import ProcessCommitter, WriterError
 from inspector.core.session.listening import forget_listening, record_listening
@@ -198,12 +199,15 @@ class CaptureEngine:
         max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
         max_inflight_requests: int = DEFAULT_MAX_INFLIGHT_REQUESTS,
         tunnel_credential: Callable[[str], bool] | None = None,
+        relay: Relay | None = None,
     ) -> None:
         """``print_lines``: the writer prints a line per request on stdout (the CLI), once
         :meth:`start_printing` is called; append listeners then get no summaries.
         ``answers``: how answers are chosen after decoding (see :mod:`.answers`); the
         default echoes the provider's URL verification challenge. ``inspection``:
-        authenticity checks and composed templates (see :mod:`.inspection`)."""
+        authenticity checks and composed templates (see :mod:`.inspection`). ``relay``:
+        forwarding to the user's app (``inspector.core.send.relay.Relay``), run on this
+        loop."""
         build_policies(answers)  # a bad configuration fails here, in the caller's thread
         check_config(inspection)
         self._answers = answers
@@ -229,6 +233,8 @@ class CaptureEngine:
         self.listener: CaptureListener | None = None
         self._fd_limit = 0
         self._exhaustion = ExhaustionLog(0)
+        self.relay = relay
+        self._relay_started = False
 
     @property
     def url(self) -> str:
@@ -417,6 +423,10 @@ class CaptureEngine:
             raise ListenError(self._bind_message(exc)) from exc
         self.port = int(self._runner.addresses[0][1])
         record_listening(self.url)  # so that `webhook-inspector send` finds this listener
+        if self.relay is not None:
+            self.listener.relay = self.relay
+            await self.relay.start(self.url, self._committer)
+            self._relay_started = True
 
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Descriptors running out on accept (asyncio retries every second, and would log a
@@ -452,6 +462,9 @@ class CaptureEngine:
             forget_listening(self.url)
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.relay is not None and self._relay_started:
+            self._relay_started = False
+            await self.relay.stop()
         if self._committer is not None:
             await self._committer.stop()
             self._committer = None

@@ -66,6 +66,34 @@ class Overload:
     refused: int
 
 
+ProviderAnswer = tuple[int, list[tuple[str, str]], bytes]
+
+#: Header a replay sent to our own listener carries, so its row is linked to its original.
+REPLAY_MARK_HEADER = "x-inspector-replay"
+
+
+class Relay(Protocol):
+    """Forwarding to the user's app (``inspector.core.send.relay``), as the listener sees it."""
+
+    replay_marks: dict[str, tuple[int, asyncio.Future[int]]]
+
+    @property
+    def outbox_active(self) -> bool: ...
+
+    @property
+    def pass_through_active(self) -> bool: ...
+
+    def committed(self, row_id: int, request: CapturedRequest | None = None) -> None: ...
+
+    async def pass_through(
+        self, request: CapturedRequest, row_id: int, *, give: bool = True
+    ) -> ProviderAnswer: ...
+
+    async def start(self, listener_url: str, committer: Committer | None = None) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class CaptureListener:
     """aiohttp request handler: records every request, whatever its method, path or body.
 
@@ -107,6 +135,8 @@ class CaptureListener:
         self._overloaded = False
         self._episodes = 0
         self._refused = 0
+        #: Forwarding to the user's app, when the front end plugged one in.
+        self.relay: Relay | None = None
 
     def release(self) -> None:
         """The engine is stopping: end every delay and hold now (called on the engine loop)."""
@@ -227,6 +257,14 @@ class CaptureListener:
         if unannounced > 0:
             self._held_bytes += unannounced
             held[0] += unannounced
+        relay = self.relay
+        mark = None
+        if relay is not None:
+            mark = _take_mark(relay, headers)
+            if mark is not None and mark[0]:
+                rec.replay_of = mark[0]
+            # Only whole requests are forwarded (a 413's body was not kept).
+            rec.forward = status == 200 and relay.outbox_active
         try:
             committed = await self._committer.submit(rec)
         except Exception as exc:  # noqa: BLE001 - the store failed: do not acknowledge
@@ -235,6 +273,21 @@ class CaptureListener:
         self._release(held[0])
         held[0] = -1
         answer = committed.answer
+        if relay is not None:
+            if mark is not None and not mark[1].done():
+                mark[1].set_result(committed.row_id)
+            if rec.forward:
+                relay.committed(committed.row_id, rec)
+            elif status == 200 and relay.pass_through_active:
+                if answer is None:  # the app's answer is the provider's
+                    given = await relay.pass_through(rec, committed.row_id)
+                    return web.Response(status=given[0], body=given[2], headers=CIMultiDict(given[1]))
+                # a response rule or the verification echo decides; the app still sees it
+                task = asyncio.get_running_loop().create_task(
+                    relay.pass_through(rec, committed.row_id, give=False)
+                )
+                _background.add(task)
+                task.add_done_callback(_background.discard)
         if answer is not None:
             if answer.delay <= 0 and answer.action == RESPOND:
                 return web.Response(
@@ -410,6 +463,22 @@ def _closed(request: web.BaseRequest) -> web.StreamResponse:
     resp = web.Response(status=200)
     resp.force_close()
     return resp
+
+
+#: Pass-through forwards whose answer is not given (a rule answered): kept until done.
+_background: set[asyncio.Task[ProviderAnswer]] = set()
+
+
+def _take_mark(
+    relay: Relay, headers: list[tuple[str, str]]
+) -> tuple[int, asyncio.Future[int]] | None:
+    """The replay this request is, if it carries a mark one of our replays set."""
+    if not relay.replay_marks:
+        return None
+    for key, value in headers:
+        if key.lower() == REPLAY_MARK_HEADER:
+            return relay.replay_marks.pop(value, None)
+    return None
 
 
 def _ignore_outcome(fut: asyncio.Future[Committed]) -> None:

@@ -109,7 +109,7 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
     return (
         r.seq, r.received_us, r.method, r.path, r.query, r.http_version, r.remote, r.headers,
         r.body, r.declared_size, r.response_status, r.response_headers, r.response_body,
-        r.capture_warnings, r.via_tunnel, r.client_addr,
+        r.capture_warnings, r.via_tunnel, r.client_addr, r.forward, r.replay_of,
     )  # fmt: skip
 
 

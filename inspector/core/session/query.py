@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
+from inspector.core.provider.authenticity import overall as auth_overall
 from inspector.core.provider.catalogue import (
     EVENTS,
     PRODUCT_LABELS,
@@ -56,6 +57,7 @@ FIELDS: dict[str, str] = {
     "rule": "response rule that answered it: rule:NAME (rule:verification for the echoed challenge)",
     "auth": "authenticity checks: auth:ok, auth:failed, auth:missing, auth:none (nothing checked)",
     "is": "is:retry (a re-delivery of an earlier request), is:first",
+    "app": "what your app answered a forward or replay: app:2xx, app:500, app:failed, app:none",
 }
 
 AUTH_VALUES: dict[str, str] = {
@@ -89,6 +91,7 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "has": ("warning", "tunnel", "event", "body"),
     "auth": ("ok", "failed", "missing", "none"),
     "is": ("retry", "first"),
+    "app": ("2xx", "3xx", "4xx", "5xx", "failed", "none"),
     "status": (
         "delivered",
         "read",
@@ -140,6 +143,7 @@ has:X              has:warning, has:tunnel, has:event, has:body
 rule:NAME          answered by that response rule (rule:verification: the echoed challenge)
 auth:X             auth:ok, auth:failed, auth:missing, auth:none (secret/signature checks)
 is:retry           re-deliveries of an earlier request (is:first: first deliveries)
+app:X              your app's answer: app:2xx, app:404, app:failed (error or 4xx/5xx), app:none (never sent)
 -term, not term    negation
 a b, a AND b       both;   a OR b, a | b  either;   ( ) groups
 field:"a b"        quote values with spaces; quote a word to search it literally ("or")
@@ -364,6 +368,7 @@ def _example(name: str) -> str:
         "rule": "rule:wa-status-fails-twice",
         "auth": "auth:failed",
         "is": "is:retry",
+        "app": "app:2xx",
     }
     return examples[name]
 
@@ -509,6 +514,28 @@ def _events_matching(value: str) -> list[str]:
     return out
 
 
+_APP_LAST = "SELECT request_id FROM app_last"
+
+
+def _app_condition(value: str, pos: int) -> str:
+    """``app:`` terms read each request's latest outcome at the user's app (``app_last``)."""
+    v = value.lower()
+    if v in ("none", "-"):
+        return f"(id NOT IN ({_APP_LAST}))"
+    if v in ("failed", "fail", "error"):
+        return f"(id IN ({_APP_LAST} WHERE failed != 0))"
+    if v in ("ok", "answered"):
+        return f"(id IN ({_APP_LAST} WHERE failed = 0))"
+    if len(v) == 3 and v[0] in "12345" and v[1:] == "xx":
+        lo = int(v[0]) * 100
+        return f"(id IN ({_APP_LAST} WHERE status >= {lo} AND status < {lo + 100}))"
+    if v.isdigit() and len(v) == 3:
+        return f"(id IN ({_APP_LAST} WHERE status = {int(v)}))"
+    raise QueryError(
+        f"app:{value} is not known (app:2xx, app:5xx, app:404, app:failed, app:none)", pos
+    )
+
+
 @dataclass(slots=True)
 class _Compiler:
     params: list[object] = field(default_factory=list)
@@ -581,6 +608,8 @@ class _Compiler:
         if name == "rule":
             self.params.append(_answer_source(value))
             return "(answer_source = ?)"
+        if name == "app":
+            return _app_condition(value, pos)
         if name == "has":
             cond = HAS_VALUES.get(value.lower())
             if cond is None:
@@ -709,7 +738,9 @@ def predicate_source(text: str, env: dict[str, object]) -> str | None:
     node = parse(text)
     if node is None:
         return None
-    env.update(_body_matches=_body_matches, _regexp=_regexp, _fold=_fold)
+    env.update(
+        _body_matches=_body_matches, _regexp=_regexp, _fold=_fold, _auth_overall=auth_overall
+    )
     return _predicate_source(node, env)
 
 
@@ -722,6 +753,12 @@ def _const(consts: dict[str, object], value: object) -> str:
 
 
 _ATTRS = {"from": "dec.from_", "to": "dec.to", "id": "dec.message_id", "path": "req.path"}
+#: Fields a decoded request does not have yet when its answer is chosen.
+_AFTER_THE_ANSWER = {
+    "is": "is: is known only once the request is recorded, after its answer is chosen; "
+    "a rule cannot match on it",
+    "app": "app: is what your app answered later; a rule cannot match on it",
+}
 _HAS_SOURCE = {
     "warning": "bool(dec.warnings or req.capture_warnings)",
     "warnings": "bool(dec.warnings or req.capture_warnings)",
@@ -763,6 +800,12 @@ def _predicate_source(node: Node, consts: dict[str, object]) -> str:
         return f"(req.answer_source == {_const(consts, _answer_source(value))})"
     if name == "has":
         return _HAS_SOURCE[value.lower()]
+    if name == "auth":
+        # The checks run before the answer is chosen: their verdict, as the row will store it.
+        verdict = AUTH_VALUES[value.lower()].split("=", 1)[1].strip().strip("'")
+        return f"(_auth_overall(dec.auth) == {_const(consts, verdict)})"
+    if name in _AFTER_THE_ANSWER:
+        raise QueryError(_AFTER_THE_ANSWER[name], node.pos)
     attr = _ATTRS[name]
     if value.startswith("*") and name != "path":
         needle = _fold(value.lstrip("*"))

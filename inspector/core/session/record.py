@@ -28,6 +28,12 @@ class CapturedRequest:
     capture_warnings: list[str] = field(default_factory=list)
     via_tunnel: bool = False
     client_addr: str = ""
+    #: Put in the forward outbox in the same commit (forwarding to the user's app is on).
+    forward: bool = False
+    #: The row this request replays (None: it arrived from outside).
+    replay_of: int | None = None
+    # Set by the writer when it chooses the answer (not sent over the wire: see the writer's
+    # ``_to_wire``, whose fields are the ones above, in this order).
     #: Who chose the answer (``"verification"``, ``"rule:NAME"``; empty: the listener's own).
     answer_source: str = ""
     #: How long the answer waited after the commit, in milliseconds.

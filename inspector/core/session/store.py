@@ -174,6 +174,39 @@ ALTER TABLE requests ADD COLUMN verification TEXT;
     + BY_BODY_SCHEMA,
     # Rows brought in by ``import`` name the file they came from ('' = captured here).
     "ALTER TABLE requests ADD COLUMN imported_from TEXT NOT NULL DEFAULT '';",
+    # Relay to the user's app (see inspector.core.session.forwards): the outbox of rows
+    # still to forward, what the app answered to each forward and replay, and which row
+    # is a replay of which.
+    """
+CREATE TABLE outbox (
+    request_id INTEGER PRIMARY KEY,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE TABLE forwards (
+    id INTEGER PRIMARY KEY,
+    request_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status INTEGER,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_cut INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    error TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at_us INTEGER NOT NULL,
+    given INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX forwards_request ON forwards (request_id, id);
+CREATE TABLE app_last (
+    request_id INTEGER PRIMARY KEY,
+    status INTEGER,
+    failed INTEGER NOT NULL
+);
+CREATE TABLE replays (id INTEGER PRIMARY KEY, original INTEGER NOT NULL);
+CREATE INDEX replays_original ON replays (original, id);
+""",
 )
 
 SCHEMA_VERSION = 2 + len(_UPGRADES)
@@ -429,6 +462,7 @@ def commit_batch(
                 texts.append((rid, text))
         conn.executemany(_INSERT_REQUEST, request_rows)
         conn.executemany(_INSERT_DATA, data_rows)
+        _relay_rows(conn, batch, summaries)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -534,6 +568,25 @@ def safe_form(
         warnings=[fix(w) for w in dec.warnings] + [note],
     )
     return safe_req, safe_dec
+
+
+def _relay_rows(
+    conn: sqlite3.Connection,
+    batch: Sequence[tuple[CapturedRequest, DecodedEvent]],
+    summaries: Sequence[RowSummary],
+) -> None:
+    """Outbox entries and replay links, in the same transaction as their rows: a request
+    acknowledged with forwarding on is on its way to the app even after a kill -9."""
+    outbox = [(s.id,) for (req, _), s in zip(batch, summaries, strict=True) if req.forward]
+    if outbox:
+        conn.executemany("INSERT INTO outbox (request_id) VALUES (?)", outbox)
+    links = [
+        (s.id, req.replay_of)
+        for (req, _), s in zip(batch, summaries, strict=True)
+        if req.replay_of is not None
+    ]
+    if links:
+        conn.executemany("INSERT INTO replays (id, original) VALUES (?, ?)", links)
 
 
 def index_rows(conn: sqlite3.Connection, upto: int, texts: Sequence[tuple[int, str]]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from inspector.core.session.forwards import relay_records
 from inspector.core.session.store import (
     APPLICATION_ID,
     SESSION_SUFFIX,
@@ -116,9 +117,17 @@ def export_rows(
     pending: list[StoredRequest] = []
 
     def flush() -> Iterator[ExportRow]:
-        sources = import_sources(conn, [r.summary.id for r in pending])
+        ids = [r.summary.id for r in pending]
+        sources = import_sources(conn, ids)
+        relayed = relay_records(conn, ids)
         for req in pending:
-            row = ExportRow(without_tunnel_credentials(req), sources.get(req.summary.id, ""))
+            forwards, original = relayed.get(req.summary.id, ((), None))
+            row = ExportRow(
+                without_tunnel_credentials(req),
+                sources.get(req.summary.id, ""),
+                forwards=tuple(forwards),
+                replay_of=original,
+            )
             if redactor is not None:
                 row = redactor.redact(row)
             if counter is not None:

@@ -32,7 +32,7 @@ import orjson
 from inspector import __version__
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
-from inspector.core.share.jsonl import redaction_note
+from inspector.core.share.jsonl import redaction_note, relay_json
 from inspector.core.share.pieces import LARGE, base64_pieces, is_utf8, json_text_pieces
 from inspector.core.share.rows import ExportRow
 
@@ -211,6 +211,9 @@ def har_entry(
         "cache": {},
         "timings": {"send": 0, "wait": 0, "receive": 0},
         "comment": entry_comment(req),
+        # What the user's app answered to forwards and replays of this request.
+        "_forwards": relay_json(row)["forwards"],
+        "_replayOf": row.replay_of,
         "_webhook": {
             "id": s.id,
             "seq": s.seq,

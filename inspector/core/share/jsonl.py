@@ -65,6 +65,25 @@ def provider_keys(req: StoredRequest) -> dict[str, Any]:
     }
 
 
+def relay_json(row: ExportRow) -> dict[str, Any]:
+    """``forwards`` (every attempt to send the request to the user's app, oldest first:
+    what it answered, or why not) and ``replay_of`` (the original's id, or null)."""
+    forwards = [
+        {
+            "url": f.url,
+            "status": f.answer.status,
+            "headers": [[k, v] for k, v in f.answer.headers],
+            "body_base64": base64.b64encode(f.answer.body).decode("ascii"),
+            "duration_ms": round(f.answer.duration_ms, 3),
+            "error": f.answer.error or None,
+            "attempt": f.attempt,
+            "at": rfc3339_from_us(f.at_us),
+        }
+        for f in row.forwards
+    ]
+    return {"forwards": forwards, "replay_of": row.replay_of}
+
+
 def redaction_note(row: ExportRow) -> dict[str, Any]:
     """What ``_redacted`` says in every format: the masks written, never the originals."""
     return {
@@ -101,6 +120,7 @@ def jsonl_lines(rows: Iterable[ExportRow], _options: object = None) -> Iterator[
             obj = request_to_json(row.request, with_body=False)
         else:
             obj = request_to_json(row.request)
+        obj.update(relay_json(row))
         if row.redacted:
             obj["_redacted"] = redaction_note(row)
         if len(body) >= LARGE:

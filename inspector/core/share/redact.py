@@ -38,6 +38,7 @@ from urllib.parse import quote_plus, unquote_plus
 import phonenumbers
 
 from inspector.core.provider.decoder import decode_content
+from inspector.core.session.forwards import ForwardRecord
 from inspector.core.session.store import StoredRequest
 from inspector.core.share.rows import Change, ExportRow, without_tunnel_credentials
 
@@ -635,9 +636,39 @@ class Redactor:
             content_type=_header_of(headers, "content-type") or "",
             verification=verification,
         )
-        out = ExportRow(new_req, row.imported_from, tuple(changes), tuple(dropped))
+        forwards = tuple(self._forward(f, changes, known) for f in row.forwards)
+        out = dataclasses.replace(
+            row,
+            request=new_req,
+            changes=tuple(changes),
+            dropped=tuple(dropped),
+            forwards=forwards,
+        )
         self.summary.add(out)
         return out
+
+    def _forward(
+        self, f: ForwardRecord, changes: list[Change], known: dict[str, str]
+    ) -> ForwardRecord:
+        """What the user's app answered, masked like the request: its headers, and its
+        body as text (a binary answer body is left out)."""
+        answer = f.answer
+        try:
+            text: str | None = answer.body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        ctype = _header_of(answer.headers, "content-type") or ""
+        body = (
+            self._body(text, ctype, "app answer body", changes, known, False).encode("utf-8")
+            if text is not None
+            else b""
+        )
+        headers = [(k, self._header(k, v, changes, known)) for k, v in answer.headers]
+        return dataclasses.replace(
+            f,
+            url=self.scrub(f.url, "app url", changes, known),
+            answer=dataclasses.replace(answer, headers=headers, body=body),
+        )
 
     def _summary(self, original: str, changes: list[Change], known: dict[str, str]) -> str:
         """The summary quotes the message text whitespace-folded and clipped, names joined:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from inspector.core.session.forwards import ForwardRecord
 from inspector.core.session.record import TUNNEL_CREDENTIALS_MASK, is_tunnel_credential
 from inspector.core.session.store import StoredRequest
 
@@ -31,6 +32,10 @@ class ExportRow:
     changes: tuple[Change, ...] | None = None
     #: Whole parts dropped by redaction that have no single value (a binary body...).
     dropped: tuple[str, ...] = field(default_factory=tuple)
+    #: Every attempt to send the request to the user's app (forwards and replays).
+    forwards: tuple[ForwardRecord, ...] = ()
+    #: The row this one replays, if it is a replay.
+    replay_of: int | None = None
 
     @property
     def redacted(self) -> bool:

@@ -85,6 +85,8 @@ EMPTY_DETAIL = (
 )
 
 TAB_EVENT, TAB_JSON, TAB_RAW, TAB_HEADERS, TAB_TIMELINE = range(5)
+#: What the provider got from us and what the user's app answered (forwards, replays).
+TAB_RESPONSE = 5
 
 
 def parse_body(request: StoredRequest) -> tuple[Any, ParseResult | None, str]:
@@ -487,6 +489,11 @@ class DetailPane(QWidget):
         self.tabs.addTab(self.raw_view, "&Raw")
         self.tabs.addTab(self.headers_view, "&Headers")
         self.tabs.addTab(self.timeline, "&Timeline")
+        from inspector.gui.detail.response_tab import ResponseTab
+
+        self.response_tab = ResponseTab()
+        self.response_tab.request_activated.connect(self.request_activated)
+        self.tabs.addTab(self.response_tab, "Res&ponse")
 
         self.empty_title = plain_label(QLabel(EMPTY_TEXT))
         font = self.empty_title.font()
@@ -535,6 +542,7 @@ class DetailPane(QWidget):
         conn = self._reader.conn
         if request_id is not None and request_id == self._request_id and conn is not None:
             self._load_timeline(conn)  # same request again: only its timeline can have grown
+            self._refresh_response(conn)  # ...and the app's answers
             return
         if request_id is None or conn is None:
             self._show_empty(EMPTY_TEXT if conn is not None else "No session is open", EMPTY_DETAIL)
@@ -566,12 +574,37 @@ class DetailPane(QWidget):
         )
         self.tabs.setTabText(TAB_HEADERS, f"&Headers ({len(request.headers)})")
         self._load_timeline(conn)
+        self._load_response(conn, request)
         self.stack.setCurrentWidget(self.tabs)
 
     def refresh(self) -> None:
         """Re-read the shown request's timeline (new requests for its message may have come)."""
         if self._reader.conn is not None and self._request_id is not None:
             self._load_timeline(self._reader.conn)
+            self._refresh_response(self._reader.conn)
+
+    def refresh_response(self) -> None:
+        """The app answered a forward or replay: reload the Response tab if it changed."""
+        if self._reader.conn is not None and self._request_id is not None:
+            self._refresh_response(self._reader.conn)
+
+    def _load_response(self, conn: sqlite3.Connection, request: StoredRequest) -> None:
+        self.response_tab.show_request(conn, request)
+        f = self.response_tab.latest
+        if f is None:
+            self.tabs.setTabText(TAB_RESPONSE, "Res&ponse")
+        else:
+            a = f.answer
+            what = str(a.status) if a.status is not None and not a.error else "failed"
+            self.tabs.setTabText(TAB_RESPONSE, f"Res&ponse (app {what})")
+
+    def _refresh_response(self, conn: sqlite3.Connection) -> None:
+        """Reload the Response tab if the app answered again since it was filled."""
+        assert self._request_id is not None
+        if self.response_tab.is_stale(conn, self._request_id):
+            request = get_request(conn, self._request_id)
+            if request is not None:
+                self._load_response(conn, request)
 
     def _load_timeline(self, conn: sqlite3.Connection) -> None:
         assert self._request_id is not None
@@ -588,4 +621,6 @@ class DetailPane(QWidget):
         self.raw_view.clear()
         self.headers_view.clear()
         self.timeline.clear()
+        self.response_tab.clear()
+        self.tabs.setTabText(TAB_RESPONSE, "Res&ponse")
         self.stack.setCurrentWidget(self.empty)

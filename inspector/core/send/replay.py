@@ -1,0 +1,514 @@
+"""Replay: send stored requests again, as they were or edited, and keep what came back.
+
+A replay never overwrites anything (mitmproxy's client playback resets the original
+flow's response, a long-standing complaint there): each one is committed as a new row
+linked to its original (``replays`` table) *before* it is sent, then the app's answer is
+recorded against that new row. A replay sent to our own listener is captured by it; the
+listener links that row instead (a one-time mark header), so there is one row per replay.
+
+A batch keeps the original order: requests start in order, at most ``concurrency`` at a
+time (1 by default: strictly one after another), either as fast as the app answers or at
+the original pace (the gaps between the originals' arrival times, divided by ``speed``).
+It can be paused and cancelled from any thread; progress goes to a callback on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from inspector.core.provider.decoder import DecodedEvent
+from inspector.core.send.app_client import AppClient, forward_headers, forward_url
+from inspector.core.send.recorder import AnswerRecorder
+from inspector.core.session.forwards import AnswerEntry, AppAnswer, record_answers
+from inspector.core.session.record import CapturedRequest
+from inspector.core.session.store import SessionStore, StoredRequest
+
+SIGNATURE_HEADER = "Signature"
+MARK_HEADER = "X-Inspector-Replay"
+#: How long a replay to our own listener waits for the listener to commit its row.
+_MARK_WAIT = 30.0
+
+
+def sign(body: bytes, key: str | bytes) -> str:
+    """The provider's signature: lowercase hex HMAC-SHA256 of the exact body."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw, body, hashlib.sha256).hexdigest()
+
+
+def with_signature(
+    headers: Sequence[tuple[str, str]], body: bytes, key: str | bytes
+) -> list[tuple[str, str]]:
+    """``headers`` with a ``Signature`` valid for ``body`` (replacing any old one in place)."""
+    value = sign(body, key)
+    out: list[tuple[str, str]] = []
+    placed = False
+    for k, v in headers:
+        if k.lower() == SIGNATURE_HEADER.lower():
+            if not placed:
+                out.append((k, value))
+                placed = True
+            continue
+        out.append((k, v))
+    if not placed:
+        out.append((SIGNATURE_HEADER, value))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One request to send: exactly these bytes to exactly this URL."""
+
+    original_id: int | None
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    #: When the original arrived (µs), for ``pace``.
+    received_us: int = 0
+    #: The original's decoding, for an as-is replay (the same bytes mean the same event);
+    #: None: decode what is sent (an edited request).
+    decoded: DecodedEvent | None = None
+
+
+def item_from_stored(req: StoredRequest, to: str, *, exact: bool = False) -> ReplayItem:
+    """A stored request as-is to ``to`` (its path and query appended unless ``exact``):
+    same method, headers (hop-by-hop ones dropped, ``Host`` rewritten) and exact body."""
+    url = forward_url(to, req.path, req.query, exact=exact)
+    headers = forward_headers(req.headers, target=url, remote="", forwarded=False)
+    s = req.summary
+    decoded = DecodedEvent(
+        s.event, s.product, s.status, s.status_class, s.message_id, s.from_addr, s.to_addr,
+        s.summary, list(req.warnings),
+    )  # fmt: skip
+    return ReplayItem(req.id, req.method, url, headers, req.body, req.received_us, decoded)
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    index: int
+    item: ReplayItem
+    row_id: int | None
+    answer: AppAnswer
+
+
+@dataclass(slots=True)
+class ReplayProgress:
+    """A snapshot for a progress panel (copied out; safe to hand to another thread)."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    paused: bool = False
+    cancelled: bool = False
+    finished: bool = False
+    last: ReplayResult | None = None
+    results: list[ReplayResult] = field(default_factory=list)
+
+
+class ReplaySink(Protocol):
+    """Where replay rows and the app's answers are written (see :class:`StoreSink`)."""
+
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
+        """Start committing the replay's row; the future gives its id."""
+        ...
+
+    def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> asyncio.Future[None]:
+        """Start committing the app's answer; the future resolves once it is on disk."""
+        ...
+
+
+class StoreSink:
+    """Writes replay rows straight into the session, decoded like any request and
+    committed with their link (the append listeners are told: the table shows them).
+    For a session no writer process is recording into (see :class:`CommitterSink`).
+
+    Group commit, as the capture writer does: rows and answers that arrive while a
+    write is under way go together in the next one, on a worker thread, so a thousand
+    replays cost a few dozen transactions and the loop never waits on SQLite.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self._decoder: Any = None
+        self._rows: list[tuple[ReplayItem, int, asyncio.Future[int]]] = []
+        self._answers: list[
+            tuple[tuple[int, str, str, AppAnswer, int, int], asyncio.Future[None]]
+        ] = []
+        self._flushing = False
+
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._rows.append((item, self._store.take_seq(), fut))
+        self._kick()
+        return fut
+
+    def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answers.append(((row_id, "replay", item.url, answer, 1, at_us), fut))
+        self._kick()
+        return fut
+
+    def _kick(self) -> None:
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._rows or self._answers:
+                await asyncio.sleep(0)  # let replays that are ready join this batch
+                rows, self._rows = self._rows, []
+                answers, self._answers = self._answers, []
+                try:
+                    ids = await loop.run_in_executor(
+                        None, self._write, [(i, seq) for i, seq, _ in rows], [a for a, _ in answers]
+                    )
+                except Exception as exc:  # noqa: BLE001 - each waiting replay reports it
+                    for _, _, f in rows:
+                        if not f.done():
+                            f.set_exception(exc)
+                    for _, f2 in answers:
+                        if not f2.done():
+                            f2.set_exception(exc)
+                    continue
+                for (_, _, f), rid in zip(rows, ids, strict=True):
+                    if not f.done():
+                        f.set_result(rid)
+                for _, f2 in answers:
+                    if not f2.done():
+                        f2.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _write(
+        self,
+        rows: list[tuple[ReplayItem, int]],
+        answers: list[tuple[int, str, str, AppAnswer, int, int]],
+    ) -> list[int]:
+        ids: list[int] = []
+        if rows:
+            if self._decoder is None and any(i.decoded is None for i, _ in rows):
+                from inspector.core.provider.decoder import EventDecoder
+
+                self._decoder = EventDecoder()
+            batch = []
+            now = time.time_ns() // 1000
+            for item, seq in rows:
+                rec = _row_for(item, seq, now)
+                decoded = item.decoded
+                if decoded is None:
+                    decoded = self._decoder.decode(
+                        rec.method, rec.path, rec.query, rec.headers, rec.body
+                    )
+                batch.append((rec, decoded))
+            ids = [s.id for s in self._store.append(batch)]
+        if answers:
+            conn = self._store.open_reader()
+            try:
+                record_answers(conn, answers)
+            finally:
+                conn.close()
+        return ids
+
+
+class RowCommitter(Protocol):
+    """The capture engine's writer (``capture.writer.ProcessCommitter``), as replay sees it."""
+
+    def submit(self, request: CapturedRequest) -> asyncio.Future[Any]: ...
+
+
+class CommitterSink:
+    """Replay rows through the session's writer process, the one path every row takes
+    while the engine runs: decoded and committed there (off this process's GIL), indexed
+    in order with the captures around them, and the window told as for any arrival. The
+    app's answers are group-committed by the relay's recorder."""
+
+    def __init__(
+        self, committer: RowCommitter, recorder: AnswerRecorder, store: SessionStore
+    ) -> None:
+        self._committer = committer
+        self._recorder = recorder
+        self._store = store
+
+    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
+        rec = _row_for(item, self._store.take_seq(), time.time_ns() // 1000)
+        committed = self._committer.submit(rec)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def done(c: asyncio.Future[Any]) -> None:
+            if fut.done():
+                return
+            if c.cancelled():
+                fut.cancel()
+            elif c.exception() is not None:
+                fut.set_exception(c.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(int(c.result().row_id))
+
+        committed.add_done_callback(done)
+        return fut
+
+    def record(
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
+    ) -> asyncio.Future[None]:
+        return self._recorder.add(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
+
+
+def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:
+    """The session row of a replay: what was sent, answered by nobody here (status 0)."""
+    path, query = _split_url(item.url)
+    return CapturedRequest(
+        seq,
+        now_us,
+        item.method,
+        path,
+        query,
+        "1.1",
+        "",
+        list(item.headers),
+        item.body,
+        len(item.body),
+        0,
+        [],
+        b"",
+        replay_of=item.original_id,
+    )
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    rest = url.partition("://")[2]
+    _, slash, tail = rest.partition("/")
+    tail = "/" + tail if slash else "/"
+    path, _, query = tail.partition("?")
+    return path.partition("#")[0], query.partition("#")[0]
+
+
+class ReplayBatch:
+    """Many replays, in their original order; pause, resume and cancel from any thread."""
+
+    def __init__(
+        self,
+        items: Sequence[ReplayItem],
+        *,
+        concurrency: int = 1,
+        speed: float | None = None,
+        deadline: float = 10.0,
+        on_progress: Callable[[ReplayProgress], None] | None = None,
+    ) -> None:
+        """``speed``: None sends as fast as the app answers; 1.0 keeps the originals'
+        pace, 10.0 ten times faster."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if speed is not None and speed <= 0:
+            raise ValueError("the pace must be positive")
+        self.items = list(items)
+        self.concurrency = concurrency
+        self.speed = speed
+        self.deadline = deadline
+        self._on_progress = on_progress
+        self.progress = ReplayProgress(total=len(self.items))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._resume: asyncio.Event | None = None
+        self._cancel: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Tasks still waiting for the app (cancel stops these, not those recording).
+        self._sending: set[asyncio.Task[None]] = set()
+        self._requested_pause = False
+        self._requested_cancel = False
+
+    # -- any thread ---------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._requested_pause = True
+        self._post(self._apply)
+
+    def resume(self) -> None:
+        self._requested_pause = False
+        self._post(self._apply)
+
+    def cancel(self) -> None:
+        """Stop starting new replays and abandon the ones in flight (their rows stay,
+        recorded as cancelled)."""
+        self._requested_cancel = True
+        self._post(self._apply)
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        if self._resume is None or self._cancel is None:
+            return
+        if self._requested_cancel:
+            self._cancel.set()
+            self._resume.set()
+            for task in list(self._sending):
+                task.cancel()  # those already answered finish recording what they got
+        elif self._requested_pause:
+            self._resume.clear()
+        else:
+            self._resume.set()
+        self.progress.paused = self._requested_pause and not self._requested_cancel
+        self.progress.cancelled = self._requested_cancel
+        self._report()
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            p = self.progress
+            self._on_progress(replace(p, results=[]))
+
+    async def run(
+        self, client: AppClient, sink: ReplaySink, *, relay: object | None = None
+    ) -> ReplayProgress:
+        """Send every item; returns the final progress (with every result, in order).
+        ``relay``: the engine's relay, needed to replay to our own listener."""
+        self._loop = asyncio.get_running_loop()
+        self._resume = asyncio.Event()
+        self._cancel = asyncio.Event()
+        self._apply()
+        self._resume.set() if not self._requested_pause else None
+        slots = asyncio.Semaphore(self.concurrency)
+        results: list[ReplayResult | None] = [None] * len(self.items)
+        started = time.monotonic()
+        first_us = self.items[0].received_us if self.items else 0
+        try:
+            for index, item in enumerate(self.items):
+                await self._resume.wait()
+                if self._cancel.is_set():
+                    break
+                if self.speed is not None and item.received_us and first_us:
+                    due = started + (item.received_us - first_us) / 1e6 / self.speed
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        try:
+                            async with asyncio.timeout(wait):
+                                await self._cancel.wait()
+                        except TimeoutError:
+                            pass
+                        if self._cancel.is_set():
+                            break
+                await slots.acquire()
+                if self._cancel.is_set():
+                    slots.release()
+                    break
+                self.progress.in_flight += 1
+                self._report()
+                task = asyncio.get_running_loop().create_task(
+                    self._one(index, item, client, sink, relay, results, slots)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+        self.progress.finished = True
+        self.progress.in_flight = 0
+        self.progress.results = [r for r in results if r is not None]
+        self._report()
+        return self.progress
+
+    async def _one(
+        self,
+        index: int,
+        item: ReplayItem,
+        client: AppClient,
+        sink: ReplaySink,
+        relay: object | None,
+        results: list[ReplayResult | None],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        row_id: int | None = None
+        released = False
+        me = asyncio.current_task()
+        if me is not None:
+            self._sending.add(me)  # type: ignore[arg-type]
+
+        def release() -> None:
+            # The app has answered (or failed to): the next request may go while this
+            # one's row and answer are still being committed.
+            nonlocal released
+            if not released:
+                released = True
+                self._sending.discard(me)  # type: ignore[arg-type]
+                self.progress.in_flight -= 1
+                slots.release()
+
+        try:
+            to_listener = relay is not None and _is_listener(relay, item.url)
+            at_us = time.time_ns() // 1000
+            if to_listener:
+                answer, row_id = await _to_listener(client, relay, item, self.deadline)
+                release()
+            else:
+                # The row is committed while the request is on its way (the answer is
+                # recorded only once both are done): the app never waits on SQLite.
+                row_task = sink.add_row(item)
+                try:
+                    answer = await client.send(
+                        item.method, item.url, item.headers, item.body, deadline=self.deadline
+                    )
+                    release()
+                finally:
+                    row_id = await asyncio.shield(row_task)
+            if row_id is not None:
+                await sink.record(row_id, item, answer, at_us)
+        except asyncio.CancelledError:
+            answer = AppAnswer(None, error="cancelled before the app answered")
+            if row_id is not None:
+                await asyncio.shield(sink.record(row_id, item, answer, time.time_ns() // 1000))
+        except Exception as exc:  # noqa: BLE001 - the session could not be written
+            answer = AppAnswer(None, error=f"not recorded: {exc}")
+        finally:
+            release()
+        result = ReplayResult(index, item, row_id, answer)
+        results[index] = result
+        p = self.progress
+        p.done += 1
+        if answer.failed:
+            p.failed += 1
+        p.last = result
+        self._report()
+
+
+def _is_listener(relay: object, url: str) -> bool:
+    base = getattr(relay, "listener_url", None)
+    return bool(base) and url.startswith(str(base).rstrip("/"))
+
+
+async def _to_listener(
+    client: AppClient, relay: object, item: ReplayItem, deadline: float
+) -> tuple[AppAnswer, int | None]:
+    """Send to our own listener with a one-time mark, so its row is the replay's row."""
+    marks: dict[str, tuple[int, asyncio.Future[int]]] = relay.replay_marks  # type: ignore[attr-defined]
+    token = secrets.token_hex(8)
+    fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    marks[token] = (item.original_id or 0, fut)
+    headers = [*item.headers, (MARK_HEADER, token)]
+    try:
+        answer = await client.send(item.method, item.url, headers, item.body, deadline=deadline)
+        try:
+            async with asyncio.timeout(_MARK_WAIT if fut.done() or answer.answered else 0.5):
+                row_id: int | None = await fut
+        except TimeoutError:
+            row_id = None
+    finally:
+        marks.pop(token, None)
+    return answer, row_id
