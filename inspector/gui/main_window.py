@@ -245,6 +245,11 @@ class MainWindow(QMainWindow):
         self._build_window_actions()
         self.send = SendControls(self, relay, run_on_engine, self._settings)
         self.send.mount(self.table)
+        # The first row is full at 1280 px; the second (forwarding, replay) has room for the
+        # other commands that send or set up what is sent.
+        self.send.toolbar.addSeparator()
+        self.send.toolbar.addAction(self.action_send_test_event)
+        self.send.toolbar.addAction(self.provider_action)
         layout.insertWidget(layout.indexOf(self.splitter), self.send.progress_panel)
         #: Replay the selected rows (Ctrl+R); for the menu bar and context menus.
         self.action_replay = self.send.action_replay
@@ -399,20 +404,21 @@ class MainWindow(QMainWindow):
             "Send the provider's events or a whole story to the listener, as the provider would"
         )
         self.action_send_test_event.triggered.connect(self.show_send_dialog)
-        bar.addAction(self.action_send_test_event)
         self.provider_action = QAction(icon("shield-check"), "Provider", self)
         self.provider_action.setToolTip(
             "Provider settings: URL verification, webhook secret and signing keys, "
             "composed webhooks"
         )
         self.provider_action.triggered.connect(self.show_provider_settings)
-        bar.addAction(self.provider_action)
         self.help_action = QAction(icon("help"), "Help", self)
         self.help_action.setToolTip("Keyboard shortcuts and filter language (F1)")
         self.help_action.triggered.connect(self.show_help)
         bar.addAction(self.help_action)
         self.about_action, self.open_log_action = help_actions(self, Path(self.store.path))
         attach_help_menu(bar, self.help_action, [self.about_action, self.open_log_action])
+        help_button = bar.widgetForAction(self.help_action)
+        if isinstance(help_button, QToolButton):  # an icon: the row is full at 1280 px
+            help_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.toolbar = bar
 
     def _build_recording_banner(self, parent: QWidget) -> QFrame:

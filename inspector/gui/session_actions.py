@@ -318,15 +318,25 @@ class SessionHost(QObject):
         table = window.table
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         context = row_context_menu(window, actions)
+        replays = getattr(getattr(window, "send", None), "actions", [])
+        if replays:  # replay the selection, beside copying and exporting it
+            context.addSeparator()
+            context.addActions(replays)
         window.row_menu = context  # type: ignore[attr-defined]
         table.customContextMenuRequested.connect(
             lambda pos: self._show_row_menu(context, pos)
         )
         sel = table.selectionModel()
-        sel.selectionChanged.connect(
-            lambda *_: set_selection_enabled(actions, bool(sel.selectedRows()))
-        )
-        set_selection_enabled(actions, False)
+        can_replay = opened.engine is not None  # a read-only session has no listener
+
+        def on_selection(*_: object) -> None:
+            selected = bool(sel.selectedRows())
+            set_selection_enabled(actions, selected)
+            for action in replays:
+                action.setEnabled(can_replay and selected)
+
+        sel.selectionChanged.connect(on_selection)
+        on_selection()
         if opened.read_only:
             for name in ("save_copy",):
                 actions[name].setEnabled(True)

@@ -209,12 +209,14 @@ class StatusPillDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget is not None else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        status_class = index.data(self._class_role) or "unknown"
+        status_class = index.data(self._class_role)
+        if status_class == "":
+            return  # nothing to show (the App column of a request never sent to the app)
         paint_pill(
             painter,
             opt.rect.adjusted(4, 1, -4, -1),
             text or "",
-            str(status_class),
+            str(status_class or "unknown"),
             dark=is_dark(opt.palette),
             font=opt.font,
         )

@@ -156,9 +156,10 @@ def app_text(outcome: AppOutcome) -> str:
 
 
 def app_class(outcome: AppOutcome) -> str:
-    """Pill colour for the App badge, borrowing the status classes' palette."""
+    """Pill colour for the App badge, borrowing the status classes' palette; "" (no badge)
+    for a request never sent to the app."""
     if outcome is None:
-        return "unknown"
+        return ""
     status, failed = outcome
     if failed:
         return "failure"

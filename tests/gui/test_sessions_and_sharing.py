@@ -62,11 +62,13 @@ def test_row_context_menu_acts_on_the_selection(host: SessionHost, tmp_path: Pat
     qtbot.waitUntil(lambda: window.model.rowCount() == 19)
     menu = window.row_menu
     texts = _menu_texts(menu)
-    assert texts == ["Copy as curl", "Copy for Issue Tracker", "Export Selected…",
-                     "Share Selected for Bug Report…"]
-    assert not any(a.isEnabled() for a in menu.actions())
+    assert texts[:4] == ["Copy as curl", "Copy for Issue Tracker", "Export Selected…",
+                         "Share Selected for Bug Report…"]
+    assert [t.split("\t")[0] for t in texts[4:]] == ["Replay", "Edit and replay…", "Replay to…"]
+    commands = [a for a in menu.actions() if not a.isSeparator()]
+    assert not any(a.isEnabled() for a in commands)
     window.table.selectRow(10)  # the voice call record
-    assert all(a.isEnabled() for a in menu.actions())
+    assert all(a.isEnabled() for a in commands)
     window.actions_by_name["copy_curl"].trigger()
     text = QGuiApplication.clipboard().text()
     assert text.count("curl -sS") == 1 and "/voice" in text and "918919521234" in text
