@@ -1070,11 +1070,17 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     @Slot()
+    def send_target(self) -> str:
+        """Where test events go by default: the app forwarding points at, else the listener."""
+        relay = self.send.relay
+        return (relay.target if relay is not None else None) or self.url
+
     def show_send_dialog(self) -> SendTestEventDialog:
-        """The Send Test Event dialog, aimed at the listener; sent from the engine's loop."""
+        """The Send Test Event dialog, aimed at the forward URL or the listener; sent from
+        the engine's loop."""
         if self._send_dialog is None:
             run = self._engine.call if self._engine is not None else None
-            self._send_dialog = SendTestEventDialog(self.url, run, self)
+            self._send_dialog = SendTestEventDialog(self.send_target(), run, self)
         self._send_dialog.show()
         self._send_dialog.raise_()
         return self._send_dialog

@@ -227,3 +227,18 @@ def test_rules_dock_is_reachable_from_the_toolbar(qtbot, engine_window) -> None:
     assert not w.rules_dock.isVisible()
     w.rules_action.trigger()
     assert w.rules_dock.isVisible() and w.rules_panel.isVisible()
+
+
+def test_test_events_go_to_the_forward_url_once_one_is_set(qtbot, engine, settings) -> None:  # noqa: ANN001
+    from inspector.core.send.relay import Relay
+    from inspector.gui.main_window import MainWindow
+
+    relay = Relay(engine.store)
+    relay.configure("http://127.0.0.1:9/app")
+    w = MainWindow(engine.store, engine.url, host=engine.host, port=engine.port,
+                   settings=settings, engine=engine, relay=relay)  # fmt: skip
+    qtbot.addWidget(w)
+    try:
+        assert w.show_send_dialog().target_edit.text() == "http://127.0.0.1:9/app"
+    finally:
+        w.shutdown()
