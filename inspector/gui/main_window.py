@@ -255,6 +255,8 @@ class MainWindow(QMainWindow):
         self.action_replay = self.send.action_replay
         self.action_replay_edit = self.send.action_replay_edit
         self.action_replay_to = self.send.action_replay_to
+        # "Re-sign" in the replay dialogs uses the first signing key of the provider settings.
+        self._use_signing_key(ProviderSettingsStore().load())
         self.recording_status = plain_label(QLabel(self))
         self.recording_status.setObjectName("recordingStatus")
         self.recording_status.setStyleSheet(
@@ -709,6 +711,10 @@ class MainWindow(QMainWindow):
             self._apply_provider(settings)  # refused settings raise before anything is saved
         ProviderSettingsStore().save(settings)
         self.statusBar().showMessage("Provider settings saved; they apply from the next request", 5000)
+        self._use_signing_key(settings)
+
+    def _use_signing_key(self, settings: ProviderSettings) -> None:
+        self.send.signing_key = settings.signing_keys[0] if settings.signing_keys else ""
 
     @Slot(int)
     def _on_rows_arrived(self, _n: int) -> None:

@@ -124,6 +124,8 @@ def test_settings_dialog_turns_on_the_checks_and_the_badge_says_so(
     dialog.accept()
     assert pwindow.provider_dialog is None or not dialog.isVisible()
     assert ProviderSettingsStore().load().secret == "s3cret-value"
+    # The replay dialogs' "re-sign" takes the first signing key from now on.
+    assert pwindow.send.signing_key == "9a1f-webhook-id"
     signature = hmac.new(b"9a1f-webhook-id", WA, hashlib.sha256).hexdigest()
     good = JSON + [("Authorization", "Bearer s3cret-value"), ("Signature", signature)]
     qtbot.wait(200)  # the writer takes the settings before the next request it reads
@@ -149,3 +151,13 @@ def test_settings_the_engine_refuses_keep_the_dialog_open(qtbot, pwindow: MainWi
     dialog.accept()
     assert dialog.isVisible() and "unknown variable(s) nope" in dialog.error.text()
     dialog.reject()
+
+
+def test_replay_re_signs_with_the_saved_signing_key(qtbot, provider_engine, settings) -> None:  # noqa: ANN001
+    ProviderSettingsStore().save(ProviderSettings(signing_keys=["wh-key-1", "wh-key-2"]))
+    w = MainWindow(provider_engine.store, provider_engine.url, settings=settings)
+    qtbot.addWidget(w)
+    try:
+        assert w.send.signing_key == "wh-key-1"
+    finally:
+        w.shutdown()
