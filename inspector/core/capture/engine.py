@@ -31,7 +31,6 @@ from inspector.core.capture.limits import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_INFLIGHT_BYTES,
     DEFAULT_MAX_INFLIGHT_REQUESTS,
-    human_size,
 )
 from inspector.core.capture.listener import (
     DEFAULT_BODY_TIMEOUT,
@@ -44,6 +43,7 @@ from inspector.core.capture.listener import (
 from inspector.core.capture.writer import ProcessCommitter, WriterError
 from inspector.core.session.listening import forget_listening, record_listening
 from inspector.core.session.store import SessionStore
+from inspector.core.sizes import human_size
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

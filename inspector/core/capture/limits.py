@@ -72,11 +72,3 @@ def parse_size(text: str, *, maximum: int = MAX_MAX_BODY) -> int:
     return value
 
 
-def human_size(n: int) -> str:
-    """``1000 bytes``, ``1.5 KiB``, ``25.0 MiB``: how limits and sizes are written in warnings."""
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"

@@ -18,10 +18,10 @@ from inspector.core.capture.limits import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_INFLIGHT_BYTES,
     DEFAULT_MAX_INFLIGHT_REQUESTS,
-    human_size,
 )
 from inspector.core.session.record import TUNNEL_CREDENTIALS_WARNING, CapturedRequest
 from inspector.core.session.store import SessionStore
+from inspector.core.sizes import human_size
 
 DEFAULT_BODY_TIMEOUT = 60.0
 

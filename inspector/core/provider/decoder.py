@@ -29,6 +29,7 @@ from inspector.core.provider.models import (
     VoiceCallRecord,
 )
 from inspector.core.provider.status_table import sms_status_classes
+from inspector.core.sizes import human_size
 
 #: Path words that tell the five identical opt-out events apart.
 _PATH_HINT = re.compile(r"(?<![a-z])(sms|whatsapp|rcs|voice|viber)(?![a-z])")
@@ -148,15 +149,6 @@ class Inflated:
     truncated: bool = False
 
 
-def _human(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            break
-    return f"{value:.1f} {unit}"
 
 
 def _inflate(body: bytes, wbits: int, limit: int) -> tuple[bytes, bool]:
@@ -209,7 +201,7 @@ def inflate(body: bytes, encoding: str | None, limit: int = INFLATE_LIMIT) -> In
     if more:
         return Inflated(
             data,
-            f"{enc} body of {_human(len(body))} inflates past {_human(limit)} (a compression "
+            f"{enc} body of {human_size(len(body))} inflates past {human_size(limit)} (a compression "
             f"bomb?); decompressed only that far, not decoded; raw bytes kept as sent",
             truncated=True,
         )
