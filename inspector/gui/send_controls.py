@@ -28,10 +28,10 @@ from inspector.core.send.replay import (
     item_from_stored,
     with_signature,
 )
+from inspector.gui.bridge import LatestBridge
 from inspector.gui.forward_widget import ForwardControl
 from inspector.gui.replay_dialog import BatchReplayDialog, ReplayEditor
 from inspector.gui.replay_progress import ReplayProgressPanel
-from inspector.gui.send_bridge import LatestBridge
 from inspector.gui.theme import icon
 
 if TYPE_CHECKING:
