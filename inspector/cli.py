@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import signal
 import sqlite3
@@ -244,6 +245,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: The longest deadline or timeout a command takes: an hour is already far past any webhook.
+MAX_SECONDS = 3600.0
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text.strip().removesuffix("s"))
@@ -251,6 +256,8 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SECONDS:g} seconds, not {text!r}")
     return value
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from inspector.core.send.replay import sign
@@ -114,6 +115,15 @@ def test_capture_refuses_a_bad_forward_url(tmp_path: Path) -> None:
     assert r.returncode != 0
     assert "forward URL must start with http:// or https://" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "7200", "nan", "0"])
+def test_deadlines_are_parsed_strictly(tmp_path: Path, value: str) -> None:
+    r = cli("capture", "--port", "0", "--session", str(tmp_path / "s.whsession"),
+            "--forward-to", "http://127.0.0.1:9/", "--forward-deadline", value)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "--forward-deadline" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "s.whsession").exists()
 
 
 def _session_with(tmp_path: Path, bodies: list[bytes]) -> Path:
