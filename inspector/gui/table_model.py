@@ -477,14 +477,22 @@ class EventTableModel(QAbstractTableModel):
 
     def hide_rows(self, rows: list[int]) -> list[int]:
         """Remove rows from the view (the session keeps them); returns their request ids."""
-        ids = [rid for rid in (self.id_at(r) for r in rows) if rid is not None]
+        ranges = [
+            (start, end, [i for i in (self.id_at(r) for r in range(start, end + 1)) if i is not None])
+            for start, end in _ranges_descending(rows)
+        ]
+        ids = [rid for _s, _e, part in reversed(ranges) for rid in part]
         if not ids:
             return []
-        self._conn.executemany("INSERT OR IGNORE INTO hidden(id) VALUES (?)", [(i,) for i in ids])
-        self._hidden_count = self._count_hidden()
-        self._rebuild_query()
-        for start, end in _ranges_descending(rows):
+        # One range at a time, the view's rows changing with each: a view between two
+        # removals must already lack the first range and still have the others.
+        for start, end, part in ranges:
             self.beginRemoveRows(QModelIndex(), start, end)
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO hidden(id) VALUES (?)", [(i,) for i in part]
+            )
+            self._hidden_count = self._count_hidden()
+            self._rebuild_query()
             self._count -= end - start + 1
             self._pages.clear()
             self.endRemoveRows()

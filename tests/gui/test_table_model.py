@@ -291,3 +291,20 @@ def test_tunnelled_rows_carry_a_marker_and_the_client_address(store, model) -> N
     assert model.index(1, method).data(tooltip) == "Through the ngrok tunnel from 203.0.113.9"
     others = [c for c in range(model.columnCount()) if c != path]
     assert all(model.index(1, c).data(decoration) is None for c in others)
+
+
+def test_hiding_separate_rows_keeps_the_view_consistent_between_removals(store, model) -> None:
+    """Each removed range is gone from the view before the next is announced: with rows a
+    millisecond apart (as on a slow machine) the model tester compares their times."""
+    from tests.factories import append_decoded, captured_request
+
+    base = 1_764_600_000_000_000
+    requests = [
+        captured_request(path, body, seq=store.take_seq(), received_us=base + n * 7_000)
+        for n, (path, body) in enumerate(catalogue_requests())
+    ]
+    model.append_rows(append_decoded(store, requests))
+    gone = [model.id_at(r) for r in (2, 3, 7, 12)]
+    assert model.hide_rows([2, 3, 7, 12]) == gone
+    assert model.rowCount() == 15
+    assert set(gone).isdisjoint(model.id_at(r) for r in range(15))
