@@ -455,21 +455,15 @@ class MainWindow(QMainWindow):
         dragged to a side it becomes a form again."""
         control = TunnelControl(parent=self)
         control.setObjectName("tunnelControl")
-        dock = QDockWidget("Public URL (ngrok)", self)
-        dock.setObjectName("tunnelDock")
-        dock.setWidget(control)
-        dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+        dock, toggle = self._mount_dock(
+            control, "Public URL (ngrok)", "tunnelDock", Qt.DockWidgetArea.AllDockWidgetAreas,
+            Qt.DockWidgetArea.TopDockWidgetArea,
+            "link", "Tunnel", "Show the ngrok tunnel control for a public URL",
+        )  # fmt: skip
         self.tunnel_dock = dock
-        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+        self.tunnel_action = toggle
         self._arrange_tunnel(Qt.DockWidgetArea.TopDockWidgetArea)
         dock.dockLocationChanged.connect(self._arrange_tunnel)
-        dock.hide()
-        toggle = dock.toggleViewAction()
-        toggle.setIcon(icon("link"))
-        toggle.setText("Tunnel")
-        toggle.setToolTip("Show the ngrok tunnel control for a public URL")
-        self.toolbar.insertAction(self._tunnel_slot, toggle)
-        self.tunnel_action = toggle
         self._tunnel_dock_sized = False
         dock.visibilityChanged.connect(self._on_tunnel_dock_visible)
         if port is not None:
@@ -480,22 +474,38 @@ class MainWindow(QMainWindow):
     def _mount_rules(self) -> RulesPanel:
         """The response rules in a dock (hidden until the toolbar's Rules button)."""
         panel = RulesPanel(self._engine, self._settings, self)
-        dock = QDockWidget("Response rules", self)
-        dock.setObjectName("rulesDock")
-        dock.setWidget(panel)
-        dock.setAllowedAreas(
-            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.rules_dock, self.rules_action = self._mount_dock(
+            panel, "Response rules", "rulesDock",
+            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            "rules", "Rules", "Answer like your app would: status, delay, sequences, no answer",
+        )  # fmt: skip
+        return panel
+
+    def _mount_dock(
+        self,
+        widget: QWidget,
+        title: str,
+        name: str,
+        allowed: Qt.DockWidgetArea,
+        area: Qt.DockWidgetArea,
+        icon_name: str,
+        text: str,
+        tip: str,
+    ) -> tuple[QDockWidget, QAction]:
+        """A dock for ``widget``, hidden until its toggle (put in the toolbar) shows it."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setAllowedAreas(allowed)
+        self.addDockWidget(area, dock)
         dock.hide()
         toggle = dock.toggleViewAction()
-        toggle.setIcon(icon("rules"))
-        toggle.setText("Rules")
-        toggle.setToolTip("Answer like your app would: status, delay, sequences, no answer")
+        toggle.setIcon(icon(icon_name))
+        toggle.setText(text)
+        toggle.setToolTip(tip)
         self.toolbar.insertAction(self._tunnel_slot, toggle)
-        self.rules_dock = dock
-        self.rules_action = toggle
-        return panel
+        return dock, toggle
 
     def tunnel_dock_width(self) -> int:
         """Wide enough to show a whole webhook URL (an ngrok-free.app name plus a short path),
