@@ -15,7 +15,7 @@ from typing import Any
 from inspector.core.capture.engine import CaptureEngine
 from inspector.core.provider.decoder import EventDecoder
 from inspector.core.session.record import CapturedRequest
-from inspector.core.session.store import RowSummary, SessionStore
+from inspector.core.session.store import RowSummary, SessionStore, StoredRequest
 
 JSON_HEADERS = [("Content-Type", "application/json")]
 
@@ -76,6 +76,20 @@ def running_engine(session_path: Path, **kwargs: Any) -> Iterator[CaptureEngine]
     finally:
         eng.stop()
         store.close()
+
+
+def last_stored(engine: CaptureEngine) -> StoredRequest:
+    """The newest request the engine's session holds, read back in full."""
+    from inspector.core.session.store import get_request
+
+    conn = engine.store.open_reader()
+    try:
+        rid = conn.execute("SELECT max(id) FROM requests").fetchone()[0]
+        stored = get_request(conn, rid)
+    finally:
+        conn.close()
+    assert stored is not None
+    return stored
 
 
 def schema_2_session(path: Path, body: bytes = b"{}") -> None:

@@ -12,9 +12,10 @@ import pytest
 
 from inspector.core.capture.answers import find_handshake
 from inspector.core.capture.engine import CaptureEngine
-from inspector.core.session.store import SessionStore, get_request
+from inspector.core.provider.decoder import header_value
+from inspector.core.session.store import SessionStore
 from tests.core.httpraw import send
-from tests.factories import running_engine
+from tests.factories import last_stored, running_engine
 
 # The provider's documented handshake, trailing comma included (delivery.md, section 1).
 HANDSHAKE = b"""{
@@ -25,30 +26,16 @@ CHALLENGE = "c8a1f9e0-3b7d-4c55-9a2e-1d6f0b7c9e42"
 JSON = [("Content-Type", "application/json")]
 
 
-def _last_row(engine: CaptureEngine) -> tuple[int, list[tuple[str, str]], bytes]:
-    conn = engine.store.open_reader()
-    try:
-        rid = conn.execute("SELECT max(id) FROM requests").fetchone()[0]
-        stored = get_request(conn, rid)
-    finally:
-        conn.close()
-    assert stored is not None
-    return stored.response_status, stored.response_headers, stored.response_body
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in headers if k.lower() == name.lower()), None)
-
-
 def test_the_documented_handshake_gets_its_challenge_back(engine: CaptureEngine) -> None:
     resp = send(engine.url, "POST", "/sms?token=vk-4f1c2a", JSON, HANDSHAKE)
     assert resp.status == 200
     assert json.loads(resp.body) == {"challenge": CHALLENGE}
-    assert _header(resp.headers, "Content-Type") == "application/json"
+    assert header_value(resp.headers, "Content-Type") == "application/json"
     # The row records the answer actually given, not the listener's default.
-    status, headers, body = _last_row(engine)
+    stored = last_stored(engine)
+    status, headers, body = stored.response_status, stored.response_headers, stored.response_body
     assert status == 200 and json.loads(body) == {"challenge": CHALLENGE}
-    assert _header(headers, "Content-Type") == "application/json"
+    assert header_value(headers, "Content-Type") == "application/json"
 
 
 def test_a_challenge_without_the_token_parameter_is_an_ordinary_request(

@@ -21,13 +21,11 @@ from inspector.core.session.retries import earlier_attempt
 from inspector.core.session.store import (
     SCHEMA_VERSION,
     SessionStore,
-    StoredRequest,
-    get_request,
     open_existing,
 )
 from inspector.core.share.export import export_jsonl
 from tests.core.httpraw import RawResponse, send
-from tests.factories import running_engine, schema_2_session
+from tests.factories import last_stored, running_engine, schema_2_session
 
 JSON = [("Content-Type", "application/json")]
 FORM = [("Content-Type", "application/x-www-form-urlencoded")]
@@ -67,15 +65,6 @@ WA_STATUS = (
 )
 
 
-def last(engine: CaptureEngine) -> StoredRequest:
-    conn = engine.store.open_reader()
-    try:
-        rid = conn.execute("SELECT max(id) FROM requests").fetchone()[0]
-        stored = get_request(conn, rid)
-    finally:
-        conn.close()
-    assert stored is not None
-    return stored
 
 
 def post(engine: CaptureEngine, target: str, body: bytes, headers: Any = None) -> RawResponse:
@@ -88,7 +77,7 @@ def post(engine: CaptureEngine, target: str, body: bytes, headers: Any = None) -
 def test_the_documented_handshake_is_its_own_event(engine: CaptureEngine) -> None:
     resp = post(engine, "/sms?token=vk-4f1c2a9d", HANDSHAKE)
     assert resp.status == 200 and resp.json() == {"challenge": "c8a1f9e0-3b7d"}
-    row = last(engine)
+    row = last_stored(engine)
     assert (row.event, row.product, row.status_class) == ("webhook:verification", "webhook", "info")
     assert "vk-4f1c2a9d" in row.summary.summary  # the validation key shown
     assert row.warnings == []
@@ -104,7 +93,7 @@ def test_a_configured_key_that_matches_gives_no_warning(session_path: Path) -> N
     answers = {"verification": {"enabled": True, "key": "vk-4f1c2a9d"}}
     with running_engine(session_path, answers=answers) as eng:
         assert post(eng, "/sms?token=vk-4f1c2a9d", HANDSHAKE).json() == {"challenge": "c8a1f9e0-3b7d"}
-        row = last(eng)
+        row = last_stored(eng)
     assert row.warnings == [] and row.verification is not None
     assert row.verification["key_matches"] is True
 
@@ -113,7 +102,7 @@ def test_a_configured_key_that_differs_is_answered_and_flagged(session_path: Pat
     answers = {"verification": {"enabled": True, "key": "other-key-77"}}
     with running_engine(session_path, answers=answers) as eng:
         resp = post(eng, "/sms?token=vk-4f1c2a9d", HANDSHAKE)
-        row = last(eng)
+        row = last_stored(eng)
     assert resp.json() == {"challenge": "c8a1f9e0-3b7d"}  # the user wants the URL accepted
     assert row.verification is not None and row.verification["key_matches"] is False
     assert len(row.warnings) == 2  # token and validation_key both differ
@@ -124,7 +113,7 @@ def test_a_configured_key_that_differs_is_answered_and_flagged(session_path: Pat
 def test_without_the_answer_the_handshake_is_still_recorded(session_path: Path) -> None:
     with running_engine(session_path, answers={"verification": {"enabled": False}}) as eng:
         resp = post(eng, "/sms?token=vk-4f1c2a9d", HANDSHAKE)
-        row = last(eng)
+        row = last_stored(eng)
     assert "challenge" not in resp.json()
     assert row.event == "webhook:verification"
 
@@ -153,7 +142,7 @@ def checked(session_path: Path):
 def test_bearer_secret(checked: CaptureEngine, authorization: str | None, result: str) -> None:
     headers = list(JSON) + ([("Authorization", authorization)] if authorization else [])
     post(checked, "/sms", FULL_DLR, headers)
-    row = last(checked)
+    row = last_stored(checked)
     assert [(c, r) for c, r, _ in row.auth] == [("bearer", result)]
     assert row.auth_result == {"ok": "ok", "wrong": "failed", "missing": "missing"}[result]
 
@@ -168,7 +157,7 @@ def test_signature_header(checked: CaptureEngine, signature: str | None, result:
     if signature:
         headers.append(("Signature", signature))
     post(checked, "/whatsapp", WA_STATUS, headers)
-    row = last(checked)
+    row = last_stored(checked)
     assert row.auth[1][:2] == ("signature", result)
     if result == "ok":
         assert f"computed with signing key over {len(WA_STATUS)} bytes" in row.auth[1][2]
@@ -215,15 +204,15 @@ def test_auth_filter_terms(checked: CaptureEngine) -> None:
 
 def test_a_re_sent_body_is_attempt_2_then_3(engine: CaptureEngine) -> None:
     post(engine, "/sms", FULL_DLR)
-    first = last(engine)
+    first = last_stored(engine)
     post(engine, "/sms", FULL_DLR.replace(b"DELIVRD", b"MOB-OFF"))  # another payload
     post(engine, "/other", FULL_DLR)  # same bytes, another path: not a re-delivery
-    assert last(engine).attempt == 1
+    assert last_stored(engine).attempt == 1
     post(engine, "/sms", FULL_DLR)
-    second = last(engine)
+    second = last_stored(engine)
     assert (second.attempt, second.first_id) == (2, first.id)
     post(engine, "/sms", FULL_DLR)
-    third = last(engine)
+    third = last_stored(engine)
     assert (third.attempt, third.first_id) == (3, first.id)
     conn = engine.store.open_reader()
     register_functions(conn)
@@ -240,10 +229,10 @@ def test_retries_are_found_across_indexing_and_a_new_writer(session_path: Path) 
         post(eng, "/sms", FULL_DLR)
         time.sleep(0.3)  # the writer indexes in a quiet moment: by_body answers from then on
         post(eng, "/sms", FULL_DLR)
-        assert last(eng).attempt == 2
+        assert last_stored(eng).attempt == 2
     with running_engine(session_path) as eng:  # the session reopened: a new writer
         post(eng, "/sms", FULL_DLR)
-        row = last(eng)
+        row = last_stored(eng)
     assert (row.attempt, row.first_id) == (3, 1)
 
 
@@ -287,7 +276,7 @@ def test_the_documented_dlr_with_all_its_fields_decodes_without_warning(
     engine: CaptureEngine,
 ) -> None:
     post(engine, "/sms", FULL_DLR)
-    row = last(engine)
+    row = last_stored(engine)
     assert (row.event, row.status, row.status_class) == ("sms:message:status", "DELIVRD", "success")
     assert row.warnings == []
 
@@ -298,7 +287,7 @@ def test_every_status_of_the_table_maps_to_its_class(engine: CaptureEngine) -> N
             b"order-17", code.encode()
         )
         post(engine, "/sms", body)
-        row = last(engine)
+        row = last_stored(engine)
         assert (row.event, row.status, row.status_class) == (
             "sms:message:status", code, info.status_class
         ), code  # fmt: skip
@@ -308,7 +297,7 @@ def test_every_status_of_the_table_maps_to_its_class(engine: CaptureEngine) -> N
 
 def test_an_unknown_status_stays_raw_with_class_unknown(engine: CaptureEngine) -> None:
     post(engine, "/sms", FULL_DLR.replace(b'"DELIVRD"', b'"WEIRD-9"'))
-    row = last(engine)
+    row = last_stored(engine)
     assert (row.status, row.status_class) == ("WEIRD-9", "unknown")
 
 
@@ -335,7 +324,7 @@ def composed(session_path: Path):
 def test_a_composed_get_decodes_to_the_dlr_fields(composed: CaptureEngine) -> None:
     send(composed.url, "GET",
          "/ack?message_id=m-77&mobile_number=918921269123&message_status=DELIVRD")  # fmt: skip
-    row = last(composed)
+    row = last_stored(composed)
     assert (row.event, row.product, row.message_id, row.to_addr, row.status, row.status_class) == (
         "sms:message:status", "sms", "m-77", "918921269123", "DELIVRD", "success"
     )  # fmt: skip
@@ -344,7 +333,7 @@ def test_a_composed_get_decodes_to_the_dlr_fields(composed: CaptureEngine) -> No
 
 def test_a_composed_form_post_decodes_to_the_dlr_fields(composed: CaptureEngine) -> None:
     post(composed, "/dlr/form", b"ref=m-78&phone=918921269124&state=MOB-OFF&charged=1.0", FORM)
-    row = last(composed)
+    row = last_stored(composed)
     assert (row.event, row.message_id, row.to_addr, row.status, row.status_class) == (
         "sms:message:status", "m-78", "918921269124", "MOB-OFF", "failure"
     )  # fmt: skip
@@ -354,10 +343,10 @@ def test_a_composed_form_post_decodes_to_the_dlr_fields(composed: CaptureEngine)
 def test_a_composed_json_put_decodes_and_names_what_is_missing(composed: CaptureEngine) -> None:
     send(composed.url, "PUT", "/dlr/json", JSON,
          b'{"msg": {"ref": "m-79"}, "phone": "+9189", "state": "DELIVRD", "units": 2}')  # fmt: skip
-    row = last(composed)
+    row = last_stored(composed)
     assert (row.message_id, row.to_addr, row.status) == ("m-79", "9189", "DELIVRD")
     send(composed.url, "PUT", "/dlr/json", JSON, b'{"msg": {}, "state": "DELIVRD"}')
-    row = last(composed)
+    row = last_stored(composed)
     assert row.status == "DELIVRD"
     assert row.warnings == [
         "composed template: request lacks msg.ref (for id), phone (for mobile), units (for units)"
@@ -422,7 +411,7 @@ def test_a_restarted_writer_keeps_checking(checked: CaptureEngine) -> None:
             break
         time.sleep(0.05)
     assert committer._proc.pid != first
-    assert last(checked).auth[0][:2] == ("bearer", "wrong")
+    assert last_stored(checked).auth[0][:2] == ("bearer", "wrong")
 
 
 def test_the_verification_product_is_filterable(engine: CaptureEngine) -> None:
