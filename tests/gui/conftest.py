@@ -62,6 +62,19 @@ def store(session_path: Path) -> Iterator[SessionStore]:
         s.close()
 
 
+@pytest.fixture
+def pane(qtbot, store: SessionStore):  # noqa: ANN001, ANN201 - fixtures
+    """The detail pane on the test's session, as the window builds it."""
+    from inspector.gui.detail.pane import DetailPane
+
+    p = DetailPane()
+    qtbot.addWidget(p)
+    p.resize(900, 650)
+    p.set_store(store)
+    yield p
+    p.close_store()
+
+
 def shown_window(
     qtbot: Any, engine: CaptureEngine, settings: QSettings, size: tuple[int, int] = (1200, 800)
 ) -> Iterator[MainWindow]:

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +50,6 @@ def append(
     return summary.id
 
 
-@pytest.fixture
-def store(session_path: Path) -> Iterator[SessionStore]:
-    s = SessionStore(session_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def pane(qtbot: Any, store: SessionStore) -> Iterator[DetailPane]:
-    p = DetailPane()
-    qtbot.addWidget(p)
-    p.resize(900, 650)
-    p.set_store(store)
-    yield p
-    p.close_store()
 
 
 def activate(qtbot: Any, widget: QWidget) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -31,21 +28,6 @@ def _gzip_of_zeros(size: int) -> bytes:
     return b"".join([packer.compress(block) for _ in range(size >> 20)] + [packer.flush()])
 
 
-@pytest.fixture
-def store(session_path: Path) -> Iterator[SessionStore]:
-    s = SessionStore(session_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def pane(qtbot: Any, store: SessionStore) -> Iterator[DetailPane]:
-    p = DetailPane()
-    qtbot.addWidget(p)
-    p.resize(900, 650)
-    p.set_store(store)
-    yield p
-    p.close_store()
 
 
 def test_raw_view_inflates_a_bomb_only_to_the_limit_and_says_so() -> None:
