@@ -180,3 +180,25 @@ def test_escape_sequences_in_a_file_never_reach_the_terminal(tmp_path: Path) -> 
     path.write_text(_har([{**GOOD, "request": {**GOOD["request"], "method": "\x1b]0;x\x07"}}]))
     res, _ = imported(path, tmp_path)
     assert "\x1b" not in res.stderr and "\x07" not in res.stderr
+
+
+def test_an_entry_cut_anywhere_by_the_read_buffer_is_read_whole(monkeypatch) -> None:
+    """The file is read a chunk at a time: a literal (``true``, ``null``), an escape or a
+    number cut at a chunk's end is read on, not reported as invalid JSON (a 100,000-entry
+    export stopped at entry 36,814 on ``"via_tunnel":fa|lse``)."""
+    import io
+
+    from inspector.core.share import importer
+
+    entries = [
+        {**GOOD, "_webhook": {"via_tunnel": False, "declared_size": None, "ok": True,
+                              "received_us": 1795600801250000 + i, "text": "caf\u00e9 \U0001f600"}}
+        for i in range(3)
+    ]
+    text = json.dumps({"log": {"version": "1.2", "entries": entries}}, ensure_ascii=True)
+    for chunk in range(1, len(text) // 2):
+        monkeypatch.setattr(importer, "_CHUNK", chunk)
+        result = importer.ImportResult()
+        got = [e for _, e in importer._har_entries(io.StringIO(text), result)]
+        assert result.problems == [], (chunk, result.problems)
+        assert got == entries, chunk

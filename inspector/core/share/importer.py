@@ -38,6 +38,8 @@ MAX_ENTRY_CHARS = 256 << 20
 MAX_PROBLEMS = 100
 _COMMIT_ROWS = 1000
 _CHUNK = 1 << 20
+#: Longer than any JSON token but a string or a number (``false``, ``\\uD83D\\uDE00``).
+_LONGEST_TOKEN = 16
 
 _METHOD = re.compile(r"^[A-Z0-9!#$%&'*+.^_`|~-]{1,32}$")
 _JSON_WS = " \t\r\n"
@@ -81,10 +83,10 @@ class _JsonStream:
         self._eof = False
         self._decoder = json.JSONDecoder()
 
-    def _fill(self, want: int = _CHUNK) -> bool:
+    def _fill(self, want: int | None = None) -> bool:
         if self._eof:
             return False
-        data = self._fh.read(want)
+        data = self._fh.read(want or _CHUNK)
         if not data:
             self._eof = True
             return False
@@ -119,7 +121,12 @@ class _JsonStream:
             try:
                 obj, end = self._decoder.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                incomplete = exc.msg.startswith("Unterminated string") or exc.pos >= len(self._buf) - 1
+                # A value cut where the buffer ends: a string, or a token (``true``, a
+                # ``\\uXXXX`` escape) that stops within a few characters of the end.
+                incomplete = (
+                    exc.msg.startswith("Unterminated string")
+                    or exc.pos >= len(self._buf) - _LONGEST_TOKEN
+                )
                 if not incomplete or self._eof:
                     if self._eof and incomplete:
                         raise _StreamError("the file ends in the middle of it (truncated?)") from None
