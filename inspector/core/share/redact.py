@@ -166,12 +166,14 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _HEX = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Za-z])[A-Za-z0-9+/_-]{40,}={0,2}")
 _LOOKS_PHONE = re.compile(r"^\+?\d[\d xX-]{6,18}$")
-#: One step of a JSON-ish text: 1 a quoted key and its colon, 2 a bare key (lenient), 3 a
-#: string value, 4 a bare value (number, literal, unquoted text), 5 an opening and 6 a
-#: closing bracket (a following comma swallowed), 7 a stray colon or comma.
+#: One step of a JSON-ish text: 1 a string (quoted) or bare token (number, literal,
+#: unquoted text), with 2 its colon when it is a member's key (a value's following comma
+#: swallowed), 3 an opening and 4 a closing bracket (a following comma swallowed), 5 a
+#: stray colon or comma.  Strings are matched as an unrolled loop, ``[^"\\]*(\\.[^"\\]*)*``:
+#: a per-character alternation costs three times as much in ``re``.
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _JSON_TOKEN = re.compile(
-    r'\s*(?:("(?:[^"\\]|\\.)*")\s*:|([^\s{}\[\]:,"]+)\s*:|("(?:[^"\\]|\\.)*")\s*,?'
-    r'|([^\s{}\[\]:,"]+)\s*,?|([{\[])|([}\]])\s*,?|([:,]))\s*',
+    rf'\s*(?:({_JSON_STRING}|[^\s{{}}\[\]:,"]+)\s*(?:(:)|,?)|([{{\[])|([}}\]])\s*,?|([:,]))\s*',
     re.DOTALL,
 )
 _LITERALS = frozenset({"true", "false", "null"})
@@ -182,6 +184,11 @@ _KNOWN_MIN = 4
 _SCAN_MIN = 6
 #: The decoder clips its summary to this many characters (``decoder._SUMMARY_LIMIT``).
 _SUMMARY_LIMIT = 200
+
+
+#: A JSON text's planned edits (see :meth:`Redactor._json_plan`): the text, its edits as
+#: (start, end, value, where, the change when a key names it), where tokenizing stopped.
+_Plan = tuple[str, list[tuple[int, int, str, str, Change | None]], int]
 
 
 @dataclass
@@ -246,7 +253,7 @@ class Redactor:
         self._keep = self.options.keep_values
         self.summary = RedactionSummary()
         self._kinds: dict[str, str | None] = {}
-        self._parsed: tuple[str, list[tuple[int, int, str, str | None, bool]], int] | None = None
+        self._plan: _Plan | None = None
         self._mask_cached = lru_cache(maxsize=65536)(self._mask_uncached)
         self._scan_cached = lru_cache(maxsize=65536)(self._scan_uncached)
 
@@ -255,7 +262,11 @@ class Redactor:
     def _kind_of(self, value: str, hint: str) -> str:
         """The value's own shape decides where it can (a number is a phone number
         wherever it is), so the same original always gets the same mask."""
-        if _LOOKS_PHONE.match(value) and sum(c.isdigit() or c in "xX" for c in value) >= 10:
+        if (
+            _LOOKS_PHONE.match(value)
+            # digits and x: all that is left once the separators go
+            and len(value) - value.count(" ") - value.count("-") - value.count("+") >= 10
+        ):
             return "phone"
         if _EMAIL.fullmatch(value):
             return "email"
@@ -402,98 +413,97 @@ class Redactor:
                 parts[i] = f"{raw_key}={quote_plus(new, safe='@:/')}"
         return "&".join(parts)
 
-    def _json_values(self, text: str) -> tuple[list[tuple[int, int, str, str | None, bool]], int]:
-        """The values of a JSON-ish text as (start, end, value, key, under a personal
-        subtree), and where tokenizing stopped (``len(text)`` when it did not)."""
-        if self._parsed is not None and self._parsed[0] is text:
-            return self._parsed[1], self._parsed[2]
-        values: list[tuple[int, int, str, str | None, bool]] = []
+    def _json_plan(self, text: str, where: str, known: dict[str, str]) -> _Plan:
+        """What to change in a JSON-ish text, in one walk of its tokens: each value a key
+        names is masked whole now (and becomes known, so free text anywhere in the
+        request loses it too); the other values worth scanning are listed for
+        :meth:`_json` to scrub once every known value is in; and where tokenizing
+        stopped (``len(text)`` when it did not: the rest is free text)."""
+        edits: list[tuple[int, int, str, str, Change | None]] = []
         # frames: [key of the current member, personal]; a key is the string before ':'
         stack: list[list[Any]] = []
         top: list[Any] | None = None
         pos = 0
+        subtrees = PERSONAL_SUBTREES
+        key_kind = self._key_kind
+        keep = self._keep
         for m in _JSON_TOKEN.finditer(text):
             if m.start() != pos:
                 break  # something that is no JSON token: the rest is free text
             pos = m.end()
-            which = m.lastindex
-            if which == 1 or which == 2:  # a key (quoted, or bare as lenient JSON has)
-                raw = m.group(which)
-                key = raw[1:-1] if which == 1 else raw
-                if which == 1 and "\\" in key:
-                    try:
-                        key = json.loads(raw)
-                    except ValueError:
-                        pass
-                if top is not None:
-                    top[0] = key
-                continue
-            if which == 5:  # { or [
-                if top is None:
-                    top = [None, False]
-                else:
-                    key = top[0]
-                    top = [key, top[1] or (key is not None and key.lower() in PERSONAL_SUBTREES)]
-                stack.append(top)
-                continue
-            if which == 6:  # } or ]
-                if stack:
-                    stack.pop()
-                top = stack[-1] if stack else None
-                continue
-            if which == 7:  # a stray ':' or ','
-                continue
-            begin, finish = m.span(which or 0)
-            raw = m.group(which or 0)
-            if which == 3:
-                value = raw[1:-1]
+            tok = m.group(1)
+            if tok is None:
+                if m.group(3) is not None:  # { or [
+                    if top is None:
+                        top = [None, False]
+                    else:
+                        key = top[0]
+                        top = [key, top[1] or (key is not None and key.lower() in subtrees)]
+                    stack.append(top)
+                elif m.group(4) is not None:  # } or ]
+                    if stack:
+                        stack.pop()
+                    top = stack[-1] if stack else None
+                continue  # (or a stray ':' or ',')
+            if tok[0] == '"':
+                value = tok[1:-1]
                 if "\\" in value:
                     try:
-                        value = json.loads(raw)
+                        value = json.loads(tok)
                     except ValueError:
                         pass
+            elif m.group(2) is None and tok in _LITERALS:
+                continue
             else:
-                if raw in _LITERALS:
-                    continue
-                value = raw
+                value = tok
+            if m.group(2) is not None:  # a key (quoted, or bare as lenient JSON has)
+                if top is not None:
+                    top[0] = value
+                continue
             if top is None:
-                values.append((begin, finish, value, None, False))
+                key, personal, kind = None, False, None
             else:
                 key = top[0]
-                personal = top[1] or (key is not None and key.lower() in PERSONAL_SUBTREES)
-                values.append((begin, finish, value, key, personal))
-        self._parsed = (text, values, pos)
-        return values, pos
+                personal = top[1] or (key is not None and key.lower() in subtrees)
+                kind = key_kind(key) if key is not None else None
+                if kind is None and personal:
+                    kind = "personal"
+            if kind is not None:
+                if not value or value in keep:
+                    continue
+                label = f"{where} {key}"
+                found, mask = self.mask(value, kind)
+                known[value] = mask
+                edits.append((*m.span(1), value, label, Change(label, found, value, mask)))
+            elif len(value) >= _SCAN_MIN and (personal or key not in SAFE_KEYS):
+                label = f"{where} {key}" if key is not None else where
+                edits.append((*m.span(1), value, label, None))
+        return text, edits, pos
 
     def _json(
         self, text: str, where: str, changes: list[Change], known: dict[str, str], collect: bool
     ) -> str:
-        values, stop = self._json_values(text)
-        out: list[str] = []
-        at = 0
-        key_kind = self._key_kind
-        for begin, end, value, key, personal in values:
-            kind = key_kind(key) if key is not None else None
-            if kind is None and personal:
-                kind = "personal"
-            if collect:
-                if kind is not None and value and value not in self._keep:
-                    known[value] = self.mask(value, kind)[1]
-                continue
-            label = f"{where} {key}" if key is not None else where
-            if kind is not None:
-                new = self._value(value, kind, label, changes, known)
-            elif len(value) < _SCAN_MIN or (key in SAFE_KEYS and not personal):
-                continue
-            else:
-                new = self.scrub(value, label, changes, known)
-            if new != value:
-                out.append(text[at:begin])
-                # A mask needs no escaping; scrubbed text may.
-                out.append(f'"{new}"' if kind is not None else json.dumps(new, ensure_ascii=False))
-                at = end
+        plan = self._plan
+        if plan is None or plan[0] is not text:
+            plan = self._plan = self._json_plan(text, where, known)
         if collect:
             return text
+        self._plan = None
+        _, edits, stop = plan
+        out: list[str] = []
+        at = 0
+        for begin, end, value, label, change in edits:
+            if change is not None:
+                changes.append(change)
+                new = f'"{change.mask}"'  # a mask needs no escaping
+            else:
+                scrubbed = self.scrub(value, label, changes, known)
+                if scrubbed == value:
+                    continue
+                new = json.dumps(scrubbed, ensure_ascii=False)
+            out.append(text[at:begin])
+            out.append(new)
+            at = end
         out.append(text[at:stop])
         if stop < len(text):
             out.append(self.scrub(text[stop:], where, changes, known))
