@@ -23,11 +23,9 @@ import collections
 import logging
 import os
 import pickle
-import select
 import signal
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import threading
@@ -46,6 +44,7 @@ from inspector.core.capture.answers import (
     decide,
 )
 from inspector.core.capture.inspection import InspectionConfig, RequestInspection
+from inspector.core.frames import HEADER, FrameSocket
 from inspector.core.provider.decoder import DecodedEvent, EventDecoder
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.retries import RetryIndex
@@ -62,7 +61,6 @@ from inspector.core.session.store import (
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
 _STOP = b""
 _READY = b"ready"
 #: Tells a writer started with ``--lines`` that it may print (after the caller's own first lines).
@@ -114,34 +112,6 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
 
 
 # -- child side ---------------------------------------------------------------------------
-
-
-class _FrameSocket:
-    """Length-prefixed frames over the blocking socket pair."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._buf = bytearray()
-
-    def recv(self) -> bytes:
-        while True:
-            if len(self._buf) >= 4:
-                (n,) = _HEADER.unpack_from(self._buf)
-                if len(self._buf) >= 4 + n:
-                    data = bytes(self._buf[4 : 4 + n])
-                    del self._buf[: 4 + n]
-                    return data
-            chunk = self._sock.recv(1 << 20)
-            if not chunk:
-                raise EOFError
-            self._buf += chunk
-
-    def waiting(self, timeout: float) -> bool:
-        """Whether the parent sends anything (or closes) within ``timeout`` seconds."""
-        return bool(self._buf) or bool(select.select([self._sock], [], [], timeout)[0])
-
-    def send(self, data: bytes) -> None:
-        self._sock.sendall(_HEADER.pack(len(data)) + data)
 
 
 def _index(db: sqlite3.Connection, upto: int, texts: list[tuple[int, str]]) -> str | None:
@@ -242,7 +212,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
 
-    chan = _FrameSocket(socket.socket(fileno=fd))
+    chan = FrameSocket(socket.socket(fileno=fd))
     try:
         db = _connect(Path(path), readonly=False)
         db.execute("PRAGMA synchronous = NORMAL")
@@ -444,7 +414,7 @@ class _Committer:
     def __init__(
         self,
         db: sqlite3.Connection,
-        chan: _FrameSocket,
+        chan: FrameSocket,
         printer: _LinePrinter | None,
         summaries: bool,
     ) -> None:
@@ -774,12 +744,12 @@ class ProcessCommitter:
 
     def _send(self, data: bytes) -> None:
         assert self._writer is not None
-        self._writer.write(_HEADER.pack(len(data)))
+        self._writer.write(HEADER.pack(len(data)))
         self._writer.write(data)
 
     async def _read_frame(self) -> bytes:
         assert self._reader is not None
-        (n,) = _HEADER.unpack(await self._reader.readexactly(4))
+        (n,) = HEADER.unpack(await self._reader.readexactly(4))
         return await self._reader.readexactly(n) if n else b""
 
     async def _recv_loop(self) -> None:
