@@ -123,7 +123,15 @@ def _pairs(args: list[str]) -> list[str]:
     return lines
 
 
+CURL_HEAD = "#!/usr/bin/env bash\n# Sends the requests again with curl, each with its exact bytes.\n"
+
+
+def curl_entry(row: ExportRow, options: CurlOptions | None = None) -> str:
+    """One request's command, after a blank line."""
+    return "\n" + curl_command(row.request, options)
+
+
 def curl_chunks(rows: Iterable[ExportRow], options: CurlOptions | None = None) -> Iterator[str]:
-    yield "#!/usr/bin/env bash\n# Sends the requests again with curl, each with its exact bytes.\n"
+    yield CURL_HEAD
     for row in rows:
-        yield "\n" + curl_command(row.request, options)
+        yield curl_entry(row, options)

@@ -9,6 +9,8 @@ a redaction rule or a safety check exists once.  Rows are read a few MiB at a ti
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import sqlite3
 import tempfile
@@ -22,15 +24,26 @@ from inspector.core.session.store import (
     APPLICATION_ID,
     SESSION_SUFFIX,
     StoredRequest,
+    get_requests,
     import_sources,
 )
-from inspector.core.share.curl import CurlOptions, curl_chunks
-from inspector.core.share.har import HarOptions, har_chunks
-from inspector.core.share.jsonl import jsonl_lines, request_to_json
+from inspector.core.share.curl import CURL_HEAD, CurlOptions, curl_chunks, curl_entry
+from inspector.core.share.har import (
+    HAR_SEPARATOR,
+    HAR_TAIL,
+    HarOptions,
+    har_chunks,
+    har_entry_chunks,
+    har_head,
+)
+from inspector.core.share.jsonl import jsonl_line, jsonl_lines, request_to_json
 from inspector.core.share.markdown import markdown_chunks
 from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
 from inspector.core.share.rows import ExportRow, without_tunnel_credentials
-from inspector.core.share.selection import BATCH_BYTES, Selection, iter_selected
+from inspector.core.share.selection import Selection, iter_groups
+from inspector.core.share.workers import ExportWorkers, WorkerError, available_cores
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMATS",
@@ -50,11 +63,31 @@ Chunks = Callable[[Iterable[ExportRow], "ExportOptions"], Iterator[str]]
 
 
 @dataclass(frozen=True, slots=True)
+class Parts:
+    """A format that is a head, entries that stand alone, and a tail: its entries can be
+    written by worker processes (:mod:`inspector.core.share.workers`) and joined here."""
+
+    #: The text before the first entry, from when the first request arrived (µs; None
+    #: for an export of nothing).
+    head: Callable[[int | None, ExportOptions], str]
+    entry: Callable[[ExportRow, ExportOptions], Iterable[str]]
+    separator: str = ""
+    tail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Format:
     name: str
     suffix: str
     label: str
     chunks: Chunks
+    #: None: the format is not a run of independent entries (Markdown lists its
+    #: details after the table).
+    parts: Parts | None = None
+
+
+def _har_options(options: ExportOptions) -> HarOptions:
+    return HarOptions(options.base_url, options.session_name)
 
 
 def _jsonl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
@@ -62,7 +95,7 @@ def _jsonl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
 
 
 def _har(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
-    return har_chunks(rows, HarOptions(options.base_url, options.session_name))
+    return har_chunks(rows, _har_options(options))
 
 
 def _curl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
@@ -73,11 +106,22 @@ def _markdown(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str
     return markdown_chunks(rows)
 
 
+_HAR_PARTS = Parts(
+    lambda started_us, o: har_head(started_us, _har_options(o)),
+    lambda row, o: har_entry_chunks(row, _har_options(o)),
+    HAR_SEPARATOR,
+    HAR_TAIL,
+)
+_JSONL_PARTS = Parts(lambda started_us, o: "", lambda row, o: jsonl_line(row))
+_CURL_PARTS = Parts(
+    lambda started_us, o: CURL_HEAD, lambda row, o: (curl_entry(row, CurlOptions(o.base_url)),)
+)
+
 #: Every export format by name, in the order menus list them.
 FORMATS: dict[str, Format] = {
-    "har": Format("har", ".har", "HAR 1.2 (browsers, Insomnia, HTTP Toolkit)", _har),
-    "jsonl": Format("jsonl", ".jsonl", "JSON Lines (one request per line)", _jsonl),
-    "curl": Format("curl", ".sh", "curl commands (bash)", _curl),
+    "har": Format("har", ".har", "HAR 1.2 (browsers, Insomnia, HTTP Toolkit)", _har, _HAR_PARTS),
+    "jsonl": Format("jsonl", ".jsonl", "JSON Lines (one request per line)", _jsonl, _JSONL_PARTS),
+    "curl": Format("curl", ".sh", "curl commands (bash)", _curl, _CURL_PARTS),
     "markdown": Format("markdown", ".md", "Markdown for an issue tracker", _markdown),
 }
 
@@ -97,12 +141,34 @@ class ExportOptions:
     redaction: RedactionOptions = field(default_factory=RedactionOptions)
     base_url: str | None = None
     session_name: str = "session"
+    #: Worker processes for a redacted export (redaction is most of its time); None:
+    #: one per core, up to four, for :data:`PARALLEL_MIN_ROWS` rows or more; 0: none.
+    workers: int | None = None
 
 
 @dataclass(slots=True)
 class ExportResult:
     count: int = 0
     redaction: RedactionSummary | None = None
+
+
+def rows_of(
+    conn: sqlite3.Connection, reqs: list[StoredRequest], redactor: Redactor | None = None
+) -> Iterator[ExportRow]:
+    """Stored requests as export rows: each with its import source and its relay
+    records, redacted when a redactor is given."""
+    ids = [r.summary.id for r in reqs]
+    sources = import_sources(conn, ids)
+    relayed = relay_records(conn, ids)
+    for req in reqs:
+        forwards, original = relayed.get(req.summary.id, ((), None))
+        row = ExportRow(
+            without_tunnel_credentials(req),
+            sources.get(req.summary.id, ""),
+            forwards=tuple(forwards),
+            replay_of=original,
+        )
+        yield row if redactor is None else redactor.redact(row)
 
 
 def export_rows(
@@ -114,35 +180,11 @@ def export_rows(
     counter: list[int] | None = None,
 ) -> Iterator[ExportRow]:
     """The selected rows, each with its import source, redacted when a redactor is given."""
-    pending: list[StoredRequest] = []
-
-    def flush() -> Iterator[ExportRow]:
-        ids = [r.summary.id for r in pending]
-        sources = import_sources(conn, ids)
-        relayed = relay_records(conn, ids)
-        for req in pending:
-            forwards, original = relayed.get(req.summary.id, ((), None))
-            row = ExportRow(
-                without_tunnel_credentials(req),
-                sources.get(req.summary.id, ""),
-                forwards=tuple(forwards),
-                replay_of=original,
-            )
-            if redactor is not None:
-                row = redactor.redact(row)
+    for group in iter_groups(conn, selection, rows=64, cancelled=cancelled):
+        for row in rows_of(conn, get_requests(conn, group), redactor):
             if counter is not None:
                 counter[0] += 1
             yield row
-        pending.clear()
-
-    held = 0
-    for req in iter_selected(conn, selection, cancelled=cancelled):
-        pending.append(req)
-        held += len(req.body) + len(req.response_body)
-        if len(pending) >= 64 or held >= BATCH_BYTES:
-            yield from flush()
-            held = 0
-    yield from flush()
 
 
 def export_to(
@@ -168,21 +210,113 @@ def export_to(
         raise ExportError(f"unknown format {opts.format!r} (one of {', '.join(FORMATS)})")
     if redactor is None and opts.redact:
         redactor = Redactor(opts.redaction)
+    selection = selection or Selection()
     counter = [0]
-    rows = export_rows(
-        conn, selection or Selection(), redactor=redactor, cancelled=cancelled, counter=counter
-    )
-    reported = 0
-    for chunk in fmt.chunks(rows, opts):
-        out.write(chunk)
-        if progress is not None and counter[0] - reported >= 1000:
-            reported = counter[0]
-            progress(reported)
+    workers = _workers_for(conn, selection, fmt, opts, redactor)
+    if workers is not None:
+        with workers:
+            _write_parallel(conn, out, selection, fmt, opts, workers, redactor, counter,
+                            progress, cancelled)  # fmt: skip
+    else:
+        rows = export_rows(conn, selection, redactor=redactor, cancelled=cancelled, counter=counter)
+        reported = 0
+        for chunk in fmt.chunks(rows, opts):
+            out.write(chunk)
+            if progress is not None and counter[0] - reported >= 1000:
+                reported = counter[0]
+                progress(reported)
     if cancelled is not None and cancelled():
         raise ExportCancelled()
     if progress is not None:
         progress(counter[0])
     return ExportResult(counter[0], redactor.summary if redactor is not None else None)
+
+
+#: A redacted export of fewer rows than this is done in this process: starting workers
+#: (each imports the redactor and ``phonenumbers``) costs about half a second.
+PARALLEL_MIN_ROWS = 5_000
+#: Request data per group handed to a worker, and rows per group at most.
+_GROUP_BYTES = 1 << 20
+_GROUP_ROWS = 256
+
+
+def _session_file(conn: sqlite3.Connection) -> Path | None:
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
+def _workers_for(
+    conn: sqlite3.Connection,
+    selection: Selection,
+    fmt: Format,
+    opts: ExportOptions,
+    redactor: Redactor | None,
+) -> ExportWorkers | None:
+    """Workers for a redacted export worth splitting, None to export in this process."""
+    if redactor is None or fmt.parts is None or opts.workers == 0:
+        return None
+    session = _session_file(conn)
+    if session is None:
+        return None
+    if opts.workers is not None:
+        count = opts.workers
+    else:
+        count = min(4, available_cores())
+        if count < 2 or selection.count(conn) < PARALLEL_MIN_ROWS:
+            return None
+    options = dataclasses.replace(opts, redaction=redactor.options)
+    try:
+        return ExportWorkers(session, fmt.name, options, redactor.key, count)
+    except OSError as exc:
+        log.warning("export workers could not start (%s); exporting in this process", exc)
+        return None
+
+
+def _write_parallel(
+    conn: sqlite3.Connection,
+    out: IO[str],
+    selection: Selection,
+    fmt: Format,
+    opts: ExportOptions,
+    workers: ExportWorkers,
+    redactor: Redactor | None,
+    counter: list[int],
+    progress: Callable[[int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> None:
+    parts = fmt.parts
+    assert parts is not None and redactor is not None
+    summary = redactor.summary
+    groups = iter_groups(
+        conn, selection, budget=_GROUP_BYTES, rows=_GROUP_ROWS, cancelled=cancelled
+    )
+    first = True
+    reported = 0
+    try:
+        for result in workers.map(groups):
+            for text in result.texts:
+                if first:
+                    out.write(parts.head(result.first_us, opts))
+                    first = False
+                else:
+                    out.write(parts.separator)
+                out.write(text)
+            summary.by_kind.update(result.kinds)
+            summary.rows += result.rows
+            summary.dropped += result.dropped
+            counter[0] += len(result.texts)
+            if progress is not None and counter[0] - reported >= 1000:
+                reported = counter[0]
+                progress(reported)
+            if cancelled is not None and cancelled():
+                return
+    except WorkerError as exc:
+        raise ExportError(str(exc)) from None
+    if first:
+        out.write(parts.head(None, opts))
+    out.write(parts.tail)
 
 
 def _is_session_file(path: Path) -> bool:

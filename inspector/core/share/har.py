@@ -248,13 +248,17 @@ def _dumps(obj: Any) -> str:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _head(started: str, options: HarOptions) -> str:
+def har_head(started_us: int | None, options: HarOptions) -> str:
+    """The file up to its first entry; the page starts when the first request arrived
+    (``started_us``; now, for an empty export)."""
+    if started_us is None:
+        started_us = int(datetime.now(UTC).timestamp() * 1_000_000)
     log_head = {
         "version": "1.2",
         "creator": {"name": "Webhook Inspector", "version": __version__},
         "pages": [
             {
-                "startedDateTime": started,
+                "startedDateTime": rfc3339_from_us(started_us),
                 "id": "page_1",
                 "title": options.session_name,
                 "pageTimings": {},
@@ -264,7 +268,13 @@ def _head(started: str, options: HarOptions) -> str:
     return '{"log":' + _dumps(log_head)[:-1] + ',"entries":[\n'
 
 
-def _entry_chunks(row: ExportRow, opts: HarOptions) -> Iterator[str]:
+#: Between two entries, and after the last one.
+HAR_SEPARATOR = ",\n"
+HAR_TAIL = "\n]}}\n"
+
+
+def har_entry_chunks(row: ExportRow, opts: HarOptions) -> Iterator[str]:
+    """One entry's text (a large body in pieces)."""
     large = _Large()
     text = _dumps(har_entry(row, opts, large))
     if not large.parts:
@@ -283,12 +293,11 @@ def har_chunks(rows: Iterable[ExportRow], options: HarOptions | None = None) -> 
     first = True
     for row in rows:
         if first:
-            yield _head(rfc3339_from_us(row.request.summary.received_us), opts)
+            yield har_head(row.request.summary.received_us, opts)
             first = False
         else:
-            yield ",\n"
-        yield from _entry_chunks(row, opts)
+            yield HAR_SEPARATOR
+        yield from har_entry_chunks(row, opts)
     if first:
-        now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
-        yield _head(rfc3339_from_us(now_us), opts)
-    yield "\n]}}\n"
+        yield har_head(None, opts)
+    yield HAR_TAIL

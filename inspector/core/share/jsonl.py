@@ -113,19 +113,24 @@ def _large_line(obj: dict[str, Any], body: bytes) -> Iterator[str]:
     yield '", ' + json.dumps(tail, ensure_ascii=False)[1:] + "\n"
 
 
+def jsonl_line(row: ExportRow) -> Iterator[str]:
+    """One request's line (a large body in pieces)."""
+    body = row.request.body
+    if len(body) >= LARGE:
+        obj = request_to_json(row.request, with_body=False)
+    else:
+        obj = request_to_json(row.request)
+    obj.update(relay_json(row))
+    if row.redacted:
+        obj["_redacted"] = redaction_note(row)
+    if len(body) >= LARGE:
+        yield from _large_line(obj, body)
+        return
+    # json, not orjson: the same text as every earlier version wrote, and lone
+    # surrogates (kept from undecodable header bytes) do not stop the export.
+    yield json.dumps(obj, ensure_ascii=False) + "\n"
+
+
 def jsonl_lines(rows: Iterable[ExportRow], _options: object = None) -> Iterator[str]:
     for row in rows:
-        body = row.request.body
-        if len(body) >= LARGE:
-            obj = request_to_json(row.request, with_body=False)
-        else:
-            obj = request_to_json(row.request)
-        obj.update(relay_json(row))
-        if row.redacted:
-            obj["_redacted"] = redaction_note(row)
-        if len(body) >= LARGE:
-            yield from _large_line(obj, body)
-            continue
-        # json, not orjson: the same text as every earlier version wrote, and lone
-        # surrogates (kept from undecodable header bytes) do not stop the export.
-        yield json.dumps(obj, ensure_ascii=False) + "\n"
+        yield from jsonl_line(row)

@@ -88,6 +88,24 @@ def _size_groups(
         yield group
 
 
+def iter_groups(
+    conn: sqlite3.Connection,
+    selection: Selection,
+    *,
+    budget: int = BATCH_BYTES,
+    rows: int = _ID_PAGE,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[list[int]]:
+    """The selected ids in arrival order, in groups of about ``budget`` bytes of request
+    data and at most ``rows`` ids (one id alone when a single row is larger)."""
+    for page in selection.iter_ids(conn):
+        for start in range(0, len(page), rows):
+            for group in _size_groups(conn, page[start : start + rows], budget):
+                if cancelled is not None and cancelled():
+                    return
+                yield group
+
+
 def iter_selected(
     conn: sqlite3.Connection,
     selection: Selection = Selection(),  # noqa: B008 - frozen, immutable default
@@ -97,8 +115,5 @@ def iter_selected(
 ) -> Iterator[StoredRequest]:
     """The selected requests in arrival order, holding about ``budget`` bytes at a time
     (one row at a time when a single row is larger)."""
-    for page in selection.iter_ids(conn):
-        for group in _size_groups(conn, page, budget):
-            if cancelled is not None and cancelled():
-                return
-            yield from get_requests(conn, group)
+    for group in iter_groups(conn, selection, budget=budget, cancelled=cancelled):
+        yield from get_requests(conn, group)
