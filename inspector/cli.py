@@ -59,6 +59,7 @@ from inspector.core.share.export import (
 from inspector.core.share.importer import ImportFileError, import_file
 from inspector.core.share.redact import RedactionOptions
 from inspector.core.share.selection import Selection
+from inspector.core.share.workers import FROZEN_WORKER_ARG, run_worker
 from inspector.core.tunnel import (
     TunnelError,
     TunnelManager,
@@ -438,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) < 3 or not argv[2].isdigit():
             return _fail(f"{FROZEN_WRITER_ARG} is internal: the capture engine starts it")
         return run_writer(argv[1:])
+    if argv[:1] == [FROZEN_WORKER_ARG]:
+        # ... and its export workers (share.workers.worker_command).
+        if len(argv) < 3 or not argv[2].isdigit():
+            return _fail(f"{FROZEN_WORKER_ARG} is internal: a redacted export starts it")
+        return run_worker(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "capture"):
