@@ -372,6 +372,9 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # Per connection, like the writer's: a connection that writes (the relay's
+        # answers, the outbox) would otherwise sync the WAL on every commit (FULL).
+        conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 
