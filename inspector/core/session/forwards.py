@@ -84,14 +84,34 @@ class AnswerEntry:
 
 def record_entries(conn: sqlite3.Connection, entries: Sequence[AnswerEntry]) -> None:
     """Store attempts in one transaction: each answer, its request's latest outcome, its
-    exit from the outbox or its attempt count, and the answer given to the provider."""
+    exit from the outbox or its attempt count, and the answer given to the provider.
+    One statement per kind of row for the whole batch (a replay batch's answers come
+    hundreds at a time)."""
+    answers = [
+        (
+            e.request_id, e.kind, e.url, e.answer.status, orjson.dumps(e.answer.headers).decode(),
+            e.answer.body, int(e.answer.body_cut), e.answer.duration_ms, e.answer.error,
+            e.attempt, e.at_us, int(e.given),
+        )
+        for e in entries
+    ]  # fmt: skip
+    latest = [
+        (e.request_id, e.answer.status if not e.answer.error else None, int(e.answer.failed))
+        for e in entries
+    ]
     conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.executemany(_INSERT_ANSWER, answers)
+        conn.executemany(_LATEST, latest)
+        leaving = [(e.request_id,) for e in entries if e.leave_outbox]
+        if leaving:
+            conn.executemany("DELETE FROM outbox WHERE request_id = ?", leaving)
+        again = [(e.request_id,) for e in entries if e.retry_later and not e.leave_outbox]
+        if again:
+            conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?", again
+            )
         for e in entries:
-            insert_answer(
-                conn, e.request_id, e.kind, e.url, e.answer, e.attempt, e.at_us, e.given,
-                e.leave_outbox, e.retry_later,
-            )  # fmt: skip
             if e.provider_answer is not None:
                 status, headers, body = e.provider_answer
                 conn.execute(
@@ -105,6 +125,13 @@ def record_entries(conn: sqlite3.Connection, entries: Sequence[AnswerEntry]) -> 
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+_INSERT_ANSWER = (
+    "INSERT INTO forwards (request_id, kind, url, status, headers, body, body_cut, "
+    "duration_ms, error, attempt, at_us, given) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_LATEST = "INSERT OR REPLACE INTO app_last (request_id, status, failed) VALUES (?, ?, ?)"
 
 
 def record_answer(
@@ -146,49 +173,6 @@ def record_answers(
 ) -> None:
     """Many ``(request_id, kind, url, answer, attempt, at_us)`` in one transaction."""
     record_entries(conn, [AnswerEntry(*row) for row in rows])
-
-
-def insert_answer(
-    conn: sqlite3.Connection,
-    request_id: int,
-    kind: str,
-    url: str,
-    answer: AppAnswer,
-    attempt: int,
-    at_us: int,
-    given: bool,
-    leave_outbox: bool,
-    retry_later: bool,
-) -> None:
-    """One attempt's rows, inside the caller's transaction."""
-    conn.execute(
-        "INSERT INTO forwards (request_id, kind, url, status, headers, body, body_cut, "
-        "duration_ms, error, attempt, at_us, given) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            request_id,
-            kind,
-            url,
-            answer.status,
-            orjson.dumps(answer.headers).decode(),
-            answer.body,
-            int(answer.body_cut),
-            answer.duration_ms,
-            answer.error,
-            attempt,
-            at_us,
-            int(given),
-        ),
-    )
-    conn.execute(
-        "INSERT OR REPLACE INTO app_last (request_id, status, failed) VALUES (?, ?, ?)",
-        (request_id, answer.status if not answer.error else None, int(answer.failed)),
-    )
-    if leave_outbox:
-        conn.execute("DELETE FROM outbox WHERE request_id = ?", (request_id,))
-    elif retry_later:
-        conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?", (request_id,)
-        )
 
 
 def pending_outbox(
