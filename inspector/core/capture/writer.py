@@ -107,7 +107,7 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
     return (
         r.seq, r.received_us, r.method, r.path, r.query, r.http_version, r.remote, r.headers,
         r.body, r.declared_size, r.response_status, r.response_headers, r.response_body,
-        r.capture_warnings, r.via_tunnel, r.client_addr, r.forward, r.replay_of,
+        r.capture_warnings, r.via_tunnel, r.client_addr, r.forward, r.replay_of, r.known,
     )  # fmt: skip
 
 
@@ -273,7 +273,10 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
             chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
-            decoded = [(r, inspection.decode(decoder, r, decode_bounded)) for r in chunk]
+            decoded = [
+                (r, r.known if r.known is not None else inspection.decode(decoder, r, decode_bounded))
+                for r in chunk
+            ]
             answers: list[tuple[int, tuple[Any, ...]]] = []
             for i, (r, d) in enumerate(decoded):
                 answer = decide(policies, r, d) if policies else None

@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from inspector.core.provider.decoder import DecodedEvent
@@ -234,7 +235,17 @@ class CommitterSink:
     """Replay rows through the session's writer process, the one path every row takes
     while the engine runs: decoded and committed there (off this process's GIL), indexed
     in order with the captures around them, and the window told as for any arrival. The
-    app's answers are group-committed by the relay's recorder."""
+    app's answers are group-committed by the relay's recorder.
+
+    Rows and answers linger :data:`LINGER` seconds and go on together: one replay at a
+    time otherwise made each row a message to the writer and each answer a trip to the
+    recorder's thread and a transaction of its own, and that bookkeeping cost this
+    process twice what sending the request did. No replay waits for it to be sent: a
+    row is needed only once its answer is in, and the next replay starts before that.
+    """
+
+    #: How long rows and answers gather before they are handed on.
+    LINGER = 0.005
 
     def __init__(
         self, committer: RowCommitter, recorder: AnswerRecorder, store: SessionStore
@@ -242,29 +253,62 @@ class CommitterSink:
         self._committer = committer
         self._recorder = recorder
         self._store = store
+        self._rows: list[tuple[CapturedRequest, asyncio.Future[int]]] = []
+        self._answers: list[tuple[AnswerEntry, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
         rec = _row_for(item, self._store.take_seq(), time.time_ns() // 1000)
-        committed = self._committer.submit(rec)
+        rec.known = item.decoded  # as-is: the writer need not decode it again
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        def done(c: asyncio.Future[Any]) -> None:
-            if fut.done():
-                return
-            if c.cancelled():
-                fut.cancel()
-            elif c.exception() is not None:
-                fut.set_exception(c.exception())  # type: ignore[arg-type]
-            else:
-                fut.set_result(int(c.result().row_id))
-
-        committed.add_done_callback(done)
+        self._rows.append((rec, fut))
+        self._schedule()
         return fut
 
     def record(
         self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
     ) -> asyncio.Future[None]:
-        return self._recorder.add(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answers.append((AnswerEntry(row_id, "replay", item.url, answer, 1, at_us), fut))
+        self._schedule()
+        return fut
+
+    def _schedule(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.LINGER, self._hand_on)
+
+    def _hand_on(self) -> None:
+        """Everything gathered, in one turn of the loop: the writer gets the rows in one
+        message, the recorder the answers in one transaction."""
+        self._timer = None
+        rows, self._rows = self._rows, []
+        answers, self._answers = self._answers, []
+        for rec, fut in rows:
+            self._committer.submit(rec).add_done_callback(partial(_pass_on, fut, _row_id))
+        for entry, fut2 in answers:
+            self._recorder.add(entry).add_done_callback(partial(_pass_on, fut2, _nothing))
+
+
+def _row_id(committed: Any) -> int:
+    return int(committed.row_id)
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+def _pass_on(
+    fut: asyncio.Future[Any], convert: Callable[[Any], Any], done: asyncio.Future[Any]
+) -> None:
+    """``done``'s outcome (converted) on ``fut``."""
+    if fut.done():
+        return
+    if done.cancelled():
+        fut.cancel()
+    elif done.exception() is not None:
+        fut.set_exception(done.exception())  # type: ignore[arg-type]
+    else:
+        fut.set_result(convert(done.result()))
 
 
 def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:

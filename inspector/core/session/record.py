@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inspector.core.provider.decoder import DecodedEvent
 
 
 @dataclass(slots=True)
@@ -32,6 +36,9 @@ class CapturedRequest:
     forward: bool = False
     #: The row this request replays (None: it arrived from outside).
     replay_of: int | None = None
+    #: Its decoding, when already known (a replay as-is: the same bytes as its original
+    #: mean the same event); None: the writer decodes it.
+    known: DecodedEvent | None = None
     # Set by the writer when it chooses the answer (not sent over the wire: see the writer's
     # ``_to_wire``, whose fields are the ones above, in this order).
     #: Who chose the answer (``"verification"``, ``"rule:NAME"``; empty: the listener's own).
