@@ -844,11 +844,9 @@ def _plain(text: str, limit: int = 200) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
-    import concurrent.futures
 
     from inspector.core.capture.writer import ProcessCommitter, WriterError
     from inspector.core.send.app_client import AppClient
-    from inspector.core.send.recorder import AnswerRecorder
     from inspector.core.send.relay import validate_target
     from inspector.core.send.replay import (
         CommitterSink,
@@ -933,17 +931,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             except WriterError as exc:
                 raise SessionError(f"cannot record into {store.path}: {exc}") from exc
             client = AppClient(max_body=args.max_body)
-            db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="replay-db")
-            conn = store.open_reader()
-            recorder = AnswerRecorder(conn, db)
             try:
-                return await batch.run(client, CommitterSink(committer, recorder, store))
+                # Rows and the app's answers are both committed by the writer.
+                return await batch.run(client, CommitterSink(committer, store))
             finally:
-                await recorder.flush()
                 await client.close()
                 await committer.stop()
-                await asyncio.get_running_loop().run_in_executor(db, conn.close)
-                db.shutdown(wait=True)
 
         final = asyncio.run(run())
     finally:

@@ -239,11 +239,9 @@ def _summary(delivered: list[float], answers: list[float]) -> dict[str, float]:
 
 
 def replay_bench(count: int, concurrency: int, workdir: Path, rounds: int) -> dict[str, float]:
-    import concurrent.futures
 
     from inspector.core.capture.writer import ProcessCommitter
     from inspector.core.send.app_client import AppClient
-    from inspector.core.send.recorder import AnswerRecorder
     from inspector.core.send.replay import CommitterSink, ReplayBatch, item_from_stored
     from inspector.core.session.store import SessionStore, iter_requests
     from tests.factories import append_decoded, captured_request
@@ -284,27 +282,21 @@ def replay_bench(count: int, concurrency: int, workdir: Path, rounds: int) -> di
                 return len(items) / (time.perf_counter() - t)
 
         async def replay() -> float:
-            # As the CLI and the window do: rows through a writer process, answers
-            # group-committed, one aiohttp client.
+            # As the CLI and the window do: rows and the app's answers through a writer
+            # process, one aiohttp client. run() returns once every answer is committed.
             committer = ProcessCommitter(store, summaries=False, answers=None)
             await committer.start()
-            db = concurrent.futures.ThreadPoolExecutor(1)
-            conn = store.open_reader()
-            recorder = AnswerRecorder(conn, db)
             client = AppClient()
             try:
                 batch = ReplayBatch(items, concurrency=concurrency)
                 t = time.perf_counter()
-                final = await batch.run(client, CommitterSink(committer, recorder, store))
-                await recorder.flush()
+                final = await batch.run(client, CommitterSink(committer, store))
                 took = time.perf_counter() - t
                 assert final.done == len(items) and final.failed == 0, final
                 return len(items) / took
             finally:
                 await client.close()
                 await committer.stop()
-                conn.close()
-                db.shutdown()
 
         bare_rates, replay_rates = [], []
         for _ in range(rounds):

@@ -19,6 +19,7 @@ from inspector.core.capture.limits import (
     DEFAULT_MAX_INFLIGHT_BYTES,
     DEFAULT_MAX_INFLIGHT_REQUESTS,
 )
+from inspector.core.session.forwards import AnswerEntry
 from inspector.core.session.record import TUNNEL_CREDENTIALS_WARNING, CapturedRequest
 from inspector.core.session.store import SessionStore
 from inspector.core.sizes import human_size
@@ -53,6 +54,10 @@ class Committer(Protocol):
     answer the writer chose for it, if any."""
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]: ...
+
+    def record(self, entries: list[AnswerEntry]) -> asyncio.Future[None]:
+        """Store the user's app's answers (replays'); resolves once committed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

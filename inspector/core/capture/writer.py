@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from inspector.core.capture.answers import (
 from inspector.core.capture.inspection import InspectionConfig, RequestInspection
 from inspector.core.frames import HEADER, FrameSocket
 from inspector.core.provider.decoder import DecodedEvent, EventDecoder
+from inspector.core.session.forwards import AnswerEntry, AppAnswer, record_entries
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.retries import RetryIndex
 from inspector.core.session.store import (
@@ -107,8 +109,38 @@ def _to_wire(r: CapturedRequest) -> tuple[Any, ...]:
     return (
         r.seq, r.received_us, r.method, r.path, r.query, r.http_version, r.remote, r.headers,
         r.body, r.declared_size, r.response_status, r.response_headers, r.response_body,
-        r.capture_warnings, r.via_tunnel, r.client_addr, r.forward, r.replay_of, r.known,
+        r.capture_warnings, r.via_tunnel, r.client_addr, r.forward, r.replay_of,
+        None if r.known is None else _decoded_to_wire(r.known),
     )  # fmt: skip
+
+
+def _request_from_wire(t: tuple[Any, ...]) -> CapturedRequest:
+    r = CapturedRequest(*t[:-1])
+    if t[-1] is not None:
+        r.known = DecodedEvent(*t[-1])
+    return r
+
+
+# Plain tuples on the wire: pickling a slots dataclass costs four times as much.
+
+
+def _decoded_to_wire(d: DecodedEvent) -> tuple[Any, ...]:
+    return (
+        d.event, d.product, d.status, d.status_class, d.message_id, d.from_, d.to, d.summary,
+        d.warnings, d.auth, d.verification,
+    )  # fmt: skip
+
+
+def _entry_to_wire(e: AnswerEntry) -> tuple[Any, ...]:
+    a = e.answer
+    return (
+        e.request_id, e.kind, e.url, (a.status, a.headers, a.body, a.body_cut, a.duration_ms, a.error),
+        e.attempt, e.at_us, e.given, e.leave_outbox, e.retry_later, e.provider_answer,
+    )  # fmt: skip
+
+
+def _entry_from_wire(t: tuple[Any, ...]) -> AnswerEntry:
+    return AnswerEntry(t[0], t[1], t[2], AppAnswer(*t[3]), *t[4:])
 
 
 # -- child side ---------------------------------------------------------------------------
@@ -251,6 +283,9 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
             continue
         wire: list[tuple[Any, ...]] | tuple[Any, ...] = pickle.loads(msg)
         if isinstance(wire, tuple):  # (kind, config, ...): the parent checked it already
+            if wire[0] == "record":  # the user's app's answers to store
+                committer.record([_entry_from_wire(t) for t in wire[1]])
+                continue
             if wire[0] == "inspection":
                 inspection.configure(wire[1])
                 continue
@@ -272,7 +307,7 @@ def _writer_main(path: str, fd: int, *, lines: bool = False, summaries: bool = T
         # back to their clients while later ones are still being decoded, instead
         # of every connection waiting for one big batch (a convoy).
         for start in range(0, len(wire), _CHUNK):
-            chunk = [CapturedRequest(*t) for t in wire[start : start + _CHUNK]]
+            chunk = [_request_from_wire(t) for t in wire[start : start + _CHUNK]]
             decoded = [
                 (r, r.known if r.known is not None else inspection.decode(decoder, r, decode_bounded))
                 for r in chunk
@@ -500,6 +535,17 @@ class _Committer:
         ):
             self.index()
 
+    def record(self, entries: list[AnswerEntry]) -> None:
+        """Store the user's app's answers (to replays) in one transaction, and say so:
+        the parent's futures for them resolve in the order they were sent."""
+        try:
+            record_entries(self._db, entries)
+        except Exception as exc:  # noqa: BLE001 - each waiting replay reports it
+            cause = storage_problem(exc)
+            self._reply(pickle.dumps(("unrecorded", f"{cause or 'not recorded'}: {exc}")))
+            return
+        self._reply(pickle.dumps(("recorded",)))
+
     def _reply(self, reply: bytes) -> None:
         try:
             self._chan.send(reply)
@@ -559,6 +605,9 @@ class ProcessCommitter:
         self._task: asyncio.Task[None] | None = None
         self._pending: list[tuple[CapturedRequest, asyncio.Future[Committed]]] = []
         self._inflight: collections.deque[asyncio.Future[Committed]] = collections.deque()
+        #: The app's answers waiting to be sent, and those sent, a future per message.
+        self._answers_pending: list[tuple[list[AnswerEntry], asyncio.Future[None]]] = []
+        self._answers_inflight: collections.deque[asyncio.Future[None]] = collections.deque()
         self._flush_scheduled = False
         self._dead: str | None = None
         self._stopping = False
@@ -666,6 +715,21 @@ class ProcessCommitter:
             asyncio.get_running_loop().call_soon(self._flush)
         return fut
 
+    def record(self, entries: list[AnswerEntry]) -> asyncio.Future[None]:
+        """Store the user's app's answers (to replays) in the writer, in one transaction:
+        no second connection writing to the session, no thread in this process. The
+        future resolves once they are committed."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refusal = self._dead or self._retrying
+        if refusal is not None:
+            fut.set_exception(WriterError(refusal))
+            return fut
+        self._answers_pending.append((entries, fut))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return fut
+
     @property
     def problem(self) -> str | None:
         """Why recording has stopped for good, or None while requests are being recorded."""
@@ -717,7 +781,7 @@ class ProcessCommitter:
             await asyncio.sleep(0.05)
         if self._writer is None:
             return
-        if self._pending:
+        if self._pending or self._answers_pending:
             self._flush()
         if self._dead is None:
             self._send(_STOP)
@@ -736,14 +800,21 @@ class ProcessCommitter:
         if self._restarting:
             return  # kept in _pending and sent once the new writer is up
         batch, self._pending = self._pending, []
-        if not batch:
-            return
+        answers, self._answers_pending = self._answers_pending, []
         if self._dead is not None:
             _fail_all([f for _, f in batch], WriterError(self._dead))
+            _fail_all([f for _, f in answers], WriterError(self._dead))
             return
-        data = pickle.dumps([_to_wire(r) for r, _ in batch], pickle.HIGHEST_PROTOCOL)
-        self._inflight.extend(f for _, f in batch)
-        self._send(data)
+        if batch:
+            data = pickle.dumps([_to_wire(r) for r, _ in batch], pickle.HIGHEST_PROTOCOL)
+            self._inflight.extend(f for _, f in batch)
+            self._send(data)
+        if answers:
+            entries = [_entry_to_wire(e) for group, _ in answers for e in group]
+            self._send(pickle.dumps(("record", entries), pickle.HIGHEST_PROTOCOL))
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.add_done_callback(partial(_pass_on_all, [f for _, f in answers]))
+            self._answers_inflight.append(done)
 
     def _send(self, data: bytes) -> None:
         assert self._writer is not None
@@ -765,6 +836,12 @@ class ProcessCommitter:
                     if self._failing:
                         self._set_trouble(None)
                     self._store.notify(summaries)
+                elif kind in ("recorded", "unrecorded"):
+                    fut = self._answers_inflight.popleft()
+                    if kind == "recorded":
+                        fut.set_result(None)
+                    else:
+                        fut.set_exception(WriterError(rest[0]))
                 elif kind == "ids":
                     first, count, answers = rest
                     self._resolve(range(first, first + count), answers)
@@ -778,7 +855,7 @@ class ProcessCommitter:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         if self._stopping or self._dead is not None:
-            if self._inflight or self._pending:
+            if self._inflight or self._pending or self._answers_inflight or self._answers_pending:
                 self._die("the session writer stopped before answering; requests not recorded")
             self._dead = self._dead or "the session writer has stopped"
             return
@@ -819,6 +896,9 @@ class ProcessCommitter:
         self._inflight.clear()
         self._uncounted = 0
         _fail_all(lost, WriterError("the session writer stopped unexpectedly; not recorded"))
+        lost_answers = list(self._answers_inflight)
+        self._answers_inflight.clear()
+        _fail_all(lost_answers, WriterError("the session writer stopped unexpectedly; not recorded"))
         log.error("session writer stopped unexpectedly; starting a new one")
         self._restarting = True
         try:
@@ -855,8 +935,9 @@ class ProcessCommitter:
                 if self._retrying is None:
                     log.info("%s; retrying (requests are answered 503 meanwhile)", exc)
                 self._retrying = f"the session writer could not be restarted ({exc}); retrying"
-                waiting = [f for _, f in self._pending]
+                waiting = [f for _, f in self._pending] + [f for _, f in self._answers_pending]
                 self._pending.clear()
+                self._answers_pending.clear()
                 _fail_all(waiting, WriterError(self._retrying))
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -865,9 +946,13 @@ class ProcessCommitter:
     def _die(self, reason: str) -> None:
         self._dead = reason
         futs = list(self._inflight) + [f for _, f in self._pending]
+        answers = list(self._answers_inflight) + [f for _, f in self._answers_pending]
         self._inflight.clear()
         self._pending.clear()
+        self._answers_inflight.clear()
+        self._answers_pending.clear()
         _fail_all(futs, WriterError(reason))
+        _fail_all(answers, WriterError(reason))
 
     async def _reap(self) -> None:
         if self._writer is not None:
@@ -882,10 +967,22 @@ class ProcessCommitter:
             await proc.wait()
 
 
-def _fail_all(futures: list[asyncio.Future[Committed]], exc: BaseException) -> None:
+def _fail_all(futures: Sequence[asyncio.Future[Any]], exc: BaseException) -> None:
     for fut in futures:
         if not fut.done():
             fut.set_exception(exc)
+
+
+def _pass_on_all(futures: list[asyncio.Future[None]], done: asyncio.Future[None]) -> None:
+    """One message's outcome on the future of every group of answers it carried."""
+    exc = done.exception()
+    for fut in futures:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
 
 
 #: The hidden first argument a frozen build's entry point (``inspector.cli.main``) hands

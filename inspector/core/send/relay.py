@@ -146,7 +146,7 @@ class Relay:
         self._read_conn = await self._loop.run_in_executor(self._read_db, self.store.open_reader)
         self._recorder = AnswerRecorder(self._conn, self._db)
         self.replay_sink = (
-            CommitterSink(committer, self._recorder, self.store)
+            CommitterSink(committer, self.store)
             if committer is not None
             else StoreSink(self.store)
         )

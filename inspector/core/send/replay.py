@@ -19,14 +19,13 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
 from inspector.core.provider.decoder import DecodedEvent
 from inspector.core.send.app_client import AppClient, forward_headers, forward_url
-from inspector.core.send.recorder import AnswerRecorder
 from inspector.core.session.forwards import AnswerEntry, AppAnswer, record_answers
 from inspector.core.session.record import CapturedRequest
 from inspector.core.session.store import SessionStore, StoredRequest
@@ -230,31 +229,32 @@ class RowCommitter(Protocol):
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Any]: ...
 
+    def record(self, entries: list[AnswerEntry]) -> asyncio.Future[None]: ...
+
 
 class CommitterSink:
-    """Replay rows through the session's writer process, the one path every row takes
-    while the engine runs: decoded and committed there (off this process's GIL), indexed
-    in order with the captures around them, and the window told as for any arrival. The
-    app's answers are group-committed by the relay's recorder.
+    """Replay rows and the app's answers through the session's writer process, the one
+    path everything written while the engine runs takes: rows decoded and committed
+    there (off this process's GIL), indexed in order with the captures around them,
+    the window told as for any arrival; answers committed there too, so no second
+    connection writes to the session and no thread of this process does SQLite work.
 
-    Rows and answers linger :data:`LINGER` seconds and go on together: one replay at a
-    time otherwise made each row a message to the writer and each answer a trip to the
-    recorder's thread and a transaction of its own, and that bookkeeping cost this
-    process twice what sending the request did. No replay waits for it to be sent: a
-    row is needed only once its answer is in, and the next replay starts before that.
+    Rows and answers linger :data:`LINGER` seconds and go on together, in one message
+    each: one replay at a time otherwise made every row a message to the writer and
+    every answer a transaction of its own, and that bookkeeping cost this process
+    twice what sending the request did. No replay waits for it: a row is needed only
+    once its answer is in, and the next replay has started by then.
     """
 
     #: How long rows and answers gather before they are handed on.
-    LINGER = 0.005
+    LINGER = 0.02
 
-    def __init__(
-        self, committer: RowCommitter, recorder: AnswerRecorder, store: SessionStore
-    ) -> None:
+    def __init__(self, committer: RowCommitter, store: SessionStore) -> None:
         self._committer = committer
-        self._recorder = recorder
         self._store = store
         self._rows: list[tuple[CapturedRequest, asyncio.Future[int]]] = []
-        self._answers: list[tuple[AnswerEntry, asyncio.Future[None]]] = []
+        self._answers: list[AnswerEntry] = []
+        self._recorded: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
 
     def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
@@ -269,7 +269,8 @@ class CommitterSink:
         self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
     ) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._answers.append((AnswerEntry(row_id, "replay", item.url, answer, 1, at_us), fut))
+        self._answers.append(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
+        self._recorded.append(fut)
         self._schedule()
         return fut
 
@@ -278,15 +279,18 @@ class CommitterSink:
             self._timer = asyncio.get_running_loop().call_later(self.LINGER, self._hand_on)
 
     def _hand_on(self) -> None:
-        """Everything gathered, in one turn of the loop: the writer gets the rows in one
-        message, the recorder the answers in one transaction."""
+        """Everything gathered, in one turn of the loop: one message of rows, one of
+        answers (the writer commits each in one transaction)."""
         self._timer = None
         rows, self._rows = self._rows, []
-        answers, self._answers = self._answers, []
         for rec, fut in rows:
             self._committer.submit(rec).add_done_callback(partial(_pass_on, fut, _row_id))
-        for entry, fut2 in answers:
-            self._recorder.add(entry).add_done_callback(partial(_pass_on, fut2, _nothing))
+        if self._answers:
+            answers, self._answers = self._answers, []
+            waiting, self._recorded = self._recorded, []
+            done = self._committer.record(answers)
+            for fut2 in waiting:
+                done.add_done_callback(partial(_pass_on, fut2, _nothing))
 
 
 def _row_id(committed: Any) -> int:
@@ -367,9 +371,13 @@ class ReplayBatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume: asyncio.Event | None = None
         self._cancel: asyncio.Event | None = None
+        #: The lanes, each sending one request after another.
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Tasks still waiting for the app (cancel stops these, not those recording).
-        self._sending: set[asyncio.Task[None]] = set()
+        #: Lanes waiting for the app right now (cancel stops these sends).
+        self._sending: set[asyncio.Task[Any]] = set()
+        #: Answers not recorded yet (their row's commit, then theirs); set when none is.
+        self._unfinished = 0
+        self._all_finished: asyncio.Future[None] | None = None
         self._requested_pause = False
         self._requested_cancel = False
 
@@ -421,47 +429,33 @@ class ReplayBatch:
         self, client: AppClient, sink: ReplaySink, *, relay: object | None = None
     ) -> ReplayProgress:
         """Send every item; returns the final progress (with every result, in order).
-        ``relay``: the engine's relay, needed to replay to our own listener."""
+        ``relay``: the engine's relay, needed to replay to our own listener.
+
+        ``concurrency`` lanes take the items in order, each sending its next one as
+        soon as the app has answered its last: no turn of the loop between an answer
+        and the next request, as a bare client loop has none. What follows an answer
+        (the row's commit, the answer's) finishes meanwhile, by callbacks."""
         self._loop = asyncio.get_running_loop()
         self._resume = asyncio.Event()
         self._cancel = asyncio.Event()
         self._apply()
         self._resume.set() if not self._requested_pause else None
-        slots = asyncio.Semaphore(self.concurrency)
         results: list[ReplayResult | None] = [None] * len(self.items)
+        feed = iter(enumerate(self.items))
         started = time.monotonic()
         first_us = self.items[0].received_us if self.items else 0
+        lanes = [
+            self._loop.create_task(self._lane(feed, started, first_us, client, sink, relay, results))
+            for _ in range(min(self.concurrency, len(self.items)))
+        ]
+        self._tasks.update(lanes)
         try:
-            for index, item in enumerate(self.items):
-                await self._resume.wait()
-                if self._cancel.is_set():
-                    break
-                if self.speed is not None and item.received_us and first_us:
-                    due = started + (item.received_us - first_us) / 1e6 / self.speed
-                    wait = due - time.monotonic()
-                    if wait > 0:
-                        try:
-                            async with asyncio.timeout(wait):
-                                await self._cancel.wait()
-                        except TimeoutError:
-                            pass
-                        if self._cancel.is_set():
-                            break
-                await slots.acquire()
-                if self._cancel.is_set():
-                    slots.release()
-                    break
-                self.progress.in_flight += 1
-                self._report()
-                task = asyncio.get_running_loop().create_task(
-                    self._one(index, item, client, sink, relay, results, slots)
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.gather(*lanes, return_exceptions=True)
+            if self._unfinished:
+                self._all_finished = self._loop.create_future()
+                await self._all_finished
         finally:
-            for task in list(self._tasks):
+            for task in self._tasks:
                 task.cancel()
         self.progress.finished = True
         self.progress.in_flight = 0
@@ -469,67 +463,127 @@ class ReplayBatch:
         self._report()
         return self.progress
 
-    async def _one(
+    async def _lane(
         self,
-        index: int,
-        item: ReplayItem,
+        feed: Iterator[tuple[int, ReplayItem]],
+        started: float,
+        first_us: int,
         client: AppClient,
         sink: ReplaySink,
         relay: object | None,
         results: list[ReplayResult | None],
-        slots: asyncio.Semaphore,
     ) -> None:
-        row_id: int | None = None
-        released = False
+        assert self._resume is not None and self._cancel is not None
         me = asyncio.current_task()
-        if me is not None:
-            self._sending.add(me)  # type: ignore[arg-type]
-
-        def release() -> None:
-            # The app has answered (or failed to): the next request may go while this
-            # one's row and answer are still being committed.
-            nonlocal released
-            if not released:
-                released = True
-                self._sending.discard(me)  # type: ignore[arg-type]
-                self.progress.in_flight -= 1
-                slots.release()
-
-        try:
-            to_listener = relay is not None and _is_listener(relay, item.url)
+        assert me is not None
+        while True:
+            if not self._resume.is_set():
+                await self._resume.wait()
+            if self._cancel.is_set():
+                return
+            taken = next(feed, None)
+            if taken is None:
+                return
+            index, item = taken
+            if self.speed is not None and item.received_us and first_us:
+                due = started + (item.received_us - first_us) / 1e6 / self.speed
+                wait = due - time.monotonic()
+                if wait > 0:
+                    try:
+                        async with asyncio.timeout(wait):
+                            await self._cancel.wait()
+                    except TimeoutError:
+                        pass
+                    if self._cancel.is_set():
+                        return
+            self.progress.in_flight += 1
+            self._report()
             at_us = time.time_ns() // 1000
-            if to_listener:
-                answer, row_id = await _to_listener(client, relay, item, self.deadline)
-                release()
-            else:
-                # The row is committed while the request is on its way (the answer is
-                # recorded only once both are done): the app never waits on SQLite.
-                row_task = sink.add_row(item)
-                try:
+            to_listener = relay is not None and _is_listener(relay, item.url)
+            # The row is committed while the request is on its way (the answer is
+            # recorded only once both are done): the app never waits on SQLite.
+            stop = False
+            row: asyncio.Future[int] | int | None = None
+            self._sending.add(me)
+            try:
+                if to_listener:
+                    answer, row = await _to_listener(client, relay, item, self.deadline)
+                else:
+                    row = sink.add_row(item)
                     answer = await client.send(
                         item.method, item.url, item.headers, item.body, deadline=self.deadline
                     )
-                    release()
-                finally:
-                    row_id = await asyncio.shield(row_task)
-            if row_id is not None:
-                await sink.record(row_id, item, answer, at_us)
-        except asyncio.CancelledError:
-            answer = AppAnswer(None, error="cancelled before the app answered")
-            if row_id is not None:
-                await asyncio.shield(sink.record(row_id, item, answer, time.time_ns() // 1000))
-        except Exception as exc:  # noqa: BLE001 - the session could not be written
-            answer = AppAnswer(None, error=f"not recorded: {exc}")
-        finally:
-            release()
-        result = ReplayResult(index, item, row_id, answer)
-        results[index] = result
-        p = self.progress
-        p.done += 1
-        if answer.failed:
-            p.failed += 1
-        p.last = result
-        self._report()
+            except asyncio.CancelledError:
+                answer = AppAnswer(None, error="cancelled before the app answered")
+                stop = True
+            except Exception as exc:  # noqa: BLE001 - the session could not be written
+                answer = AppAnswer(None, error=f"not recorded: {exc}")
+            finally:
+                self._sending.discard(me)
+                self.progress.in_flight -= 1
+            self._finish(index, item, row, answer, at_us, sink, results)
+            if stop:
+                return
+
+    def _finish(
+        self,
+        index: int,
+        item: ReplayItem,
+        row: asyncio.Future[int] | int | None,
+        answer: AppAnswer,
+        at_us: int,
+        sink: ReplaySink,
+        results: list[ReplayResult | None],
+    ) -> None:
+        """Record the app's answer against the replay's row once that is committed, by
+        callbacks on the two futures (a task per replay cost a tenth of its own work)."""
+        self._unfinished += 1
+
+        def done(row_id: int | None, outcome: AppAnswer) -> None:
+            result = ReplayResult(index, item, row_id, outcome)
+            results[index] = result
+            p = self.progress
+            p.done += 1
+            if outcome.failed:
+                p.failed += 1
+            p.last = result
+            self._report()
+            self._unfinished -= 1
+            if not self._unfinished and self._all_finished is not None:
+                if not self._all_finished.done():
+                    self._all_finished.set_result(None)
+
+        def not_recorded(fut: asyncio.Future[Any]) -> AppAnswer | None:
+            if fut.cancelled():
+                return AppAnswer(None, error="not recorded: cancelled")
+            exc = fut.exception()
+            return None if exc is None else AppAnswer(None, error=f"not recorded: {exc}")
+
+        def recorded(row_id: int, fut: asyncio.Future[None]) -> None:
+            done(row_id, not_recorded(fut) or answer)
+
+        def record(row_id: int | None) -> None:
+            if row_id is None:
+                done(None, answer)
+                return
+            try:
+                fut = sink.record(row_id, item, answer, at_us)
+            except Exception as exc:  # noqa: BLE001 - the session could not be written
+                done(row_id, AppAnswer(None, error=f"not recorded: {exc}"))
+                return
+            fut.add_done_callback(partial(recorded, row_id))
+
+        def committed(fut: asyncio.Future[int]) -> None:
+            failure = not_recorded(fut)
+            if failure is not None:
+                done(None, failure)
+            else:
+                record(fut.result())
+
+        if isinstance(row, asyncio.Future):
+            row.add_done_callback(committed)
+        else:
+            record(row)
 
 
 def _is_listener(relay: object, url: str) -> bool:
