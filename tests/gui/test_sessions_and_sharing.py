@@ -119,8 +119,10 @@ def test_save_a_copy_while_capturing(host: SessionHost, tmp_path: Path, qtbot) -
     for _ in range(30):
         post(window.url, "/sms", b'{"id": "x"}')
     copy = tmp_path / "copy.whsession"
-    assert host.save_copy(copy)
-    assert not host.save_copy(tmp_path / "live.whsession")
+    with qtbot.waitSignal(host.copy_finished, timeout=20000) as done:
+        assert host.save_copy(copy) is not None
+    assert done.args == [True] and host.last_message == f"Saved a copy of the session to {copy}"
+    assert host.save_copy(tmp_path / "live.whsession") is None
     store = SessionStore(copy)
     assert store.count() == 30
     store.close()
