@@ -333,6 +333,7 @@ class SessionHost(QObject):
         self._workers.append(worker)
         progress = QProgressDialog(label, "Cancel", 0, 0, self._window())
         progress.setObjectName("copyProgress")
+        progress.setMinimumWidth(360)
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)
         progress.setAutoReset(False)
