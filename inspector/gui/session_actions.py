@@ -327,14 +327,20 @@ class SessionHost(QObject):
 
     # -- copies, off the GUI thread ---------------------------------------------------------
 
-    def _start_copy(self, source: Path, target: Path, label: str) -> CopyWorker:
-        """A running copy with its progress dialog (shown after half a second) and Cancel."""
+    def _start_copy(
+        self, source: Path, target: Path, label: str, *, modal: bool = False
+    ) -> CopyWorker:
+        """A running copy with its progress dialog (shown after half a second) and Cancel.
+
+        ``modal``: the window takes no input meanwhile (it still paints and captures)."""
         worker = CopyWorker(source, target, self, pages=self.copy_pages)
         self._workers.append(worker)
         progress = QProgressDialog(label, "Cancel", 0, 0, self._window())
         progress.setObjectName("copyProgress")
         progress.setMinimumWidth(360)
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setWindowModality(
+            Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal
+        )
         progress.setMinimumDuration(500)
         progress.setAutoReset(False)
         progress.setAutoClose(False)
@@ -360,8 +366,9 @@ class SessionHost(QObject):
 
     def _copy_and_wait(self, source: Path, target: Path, label: str) -> None:
         """Copy, waiting in a local event loop: the window keeps painting and capturing
-        (its input goes to the modal progress dialog), and the caller gets the copy."""
-        worker = self._start_copy(source, target, label)
+        (its input goes to the modal progress dialog, so no other command starts
+        meanwhile), and the caller gets the copy."""
+        worker = self._start_copy(source, target, label, modal=True)
         loop = QEventLoop()
         worker.finished_with.connect(lambda _o: loop.quit())  # queued: never missed
         loop.exec()

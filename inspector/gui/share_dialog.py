@@ -37,6 +37,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -510,7 +511,11 @@ class ShareDialog(QDialog):
         The count would slow the layout's million calls into Python by as much again
         if it ran meanwhile, each of them waiting for the interpreter.
         """
-        self.tree.doItemsLayout()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.tree.doItemsLayout()
+        finally:
+            QApplication.restoreOverrideCursor()
         if self.model.total:
             self.tree.expand(self.model.index(0, 0))
         self._start_count()

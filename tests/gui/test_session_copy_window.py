@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QPushButton
 
 from inspector.core.session.store import SessionError, SessionStore, open_existing
@@ -41,6 +41,7 @@ class Ticks:
     def __init__(self, host: SessionHost) -> None:
         self.host = host
         self.during_copy = 0
+        self.modality: Qt.WindowModality | None = None
         self.timer = QTimer()
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)
@@ -49,6 +50,9 @@ class Ticks:
     def _tick(self) -> None:
         if any(isinstance(w, CopyWorker) and w.isRunning() for w in self.host._workers):
             self.during_copy += 1
+            progress = self.host.copy_progress
+            if progress is not None:
+                self.modality = progress.windowModality()
 
 
 def _rows(path: Path) -> int:
@@ -69,6 +73,7 @@ def test_read_only_open_copies_while_the_window_goes_on(host: SessionHost, tmp_p
     window = host.open(path)
     ticks.timer.stop()
     assert ticks.during_copy >= 3  # the event loop ran throughout the copy
+    assert ticks.modality == Qt.WindowModality.WindowModal  # no other command meanwhile
     assert window is not first and host.current.read_only
     assert window.windowTitle().endswith("(read-only) — Webhook Inspector")
     qtbot.waitUntil(lambda: window.model.rowCount() == 219, timeout=10000)
@@ -106,6 +111,8 @@ def test_save_a_copy_of_a_large_session_while_capturing(host: SessionHost, tmp_p
     with qtbot.waitSignal(host.copy_finished, timeout=60000) as done:
         worker = host.save_copy(target)
         assert worker is not None
+        # The user goes on working in the window meanwhile: the progress dialog is not modal.
+        assert host.copy_progress.windowModality() == Qt.WindowModality.NonModal
         posted = 0
         while worker.isRunning() and posted < 20:  # rows arrive while the copy is made
             assert post(window.url, "/sms", b'{"id": "during"}') == 200
