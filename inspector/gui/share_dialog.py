@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import sqlite3
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -71,17 +72,19 @@ from inspector.core.share.redact import RedactionOptions, RedactionSummary, Reda
 from inspector.core.share.rows import ExportRow
 from inspector.core.share.selection import Selection
 from inspector.gui.export_dialog import ExportWorker, describe
-from inspector.gui.plain_text import TOOLTIP_CHARS, clip, plain_tooltip
+from inspector.gui.plain_text import clip, plain_tooltip
 
-#: A shown original or mask is cut to this many characters.
+#: A shown original or mask is cut to this many characters ...
 _CELL = 120
+#: ... and its tooltip to this many (a kept line holds no more).
+_TIP = 1000
 #: Requests redacted at most per look-up of a row not yet seen ...
 BATCH_ROWS = 32
 #: ... and for at most this long (the row asked for is always done).
 BATCH_SECONDS = 0.03
 #: Lines (requests and their changes) the preview keeps redacted; the rest are redacted
 #: again when they are looked at again (same key, same masks).
-MAX_HELD_LINES = 20_000
+MAX_HELD_LINES = 10_000
 #: Ids read per query, and pages of them kept.
 ID_PAGE = 256
 MAX_ID_PAGES = 64
@@ -126,20 +129,20 @@ def preview_row(row: ExportRow) -> PreviewRow:
     s = row.request.summary
     changes = [
         PreviewLine(
-            ("", c.where, c.kind, _cell(c.original), _cell(c.mask)),
-            (None, None, None, clip(c.original, TOOLTIP_CHARS), clip(c.mask, TOOLTIP_CHARS)),
+            ("", _cell(c.where), c.kind, _cell(c.original), _cell(c.mask)),
+            (None, clip(c.where, _TIP), None, clip(c.original, _TIP), clip(c.mask, _TIP)),
         )
         for c in row.changes or ()
     ]
     changes.extend(
-        PreviewLine(("", "body", "removed", _cell(part), ""), (None, None, None, clip(part, 500)))
+        PreviewLine(("", "body", "removed", _cell(part), ""), (None, None, None, clip(part, _TIP)))
         for part in row.dropped
     )
     n = len(changes)
     line = PreviewLine(
-        (f"#{s.seq}", f"{s.method} {_cell(s.path)}", "", s.event or "not decoded",
+        (f"#{s.seq}", f"{s.method} {_cell(s.path)}", "", _cell(s.event or "not decoded"),
          f"{n} change{'' if n == 1 else 's'}"),
-        (None, clip(s.path, TOOLTIP_CHARS)),
+        (None, clip(s.path, _TIP), None, clip(s.event or "", _TIP)),
     )
     return PreviewRow(line, tuple(changes))
 
@@ -173,7 +176,6 @@ class RedactionPreviewModel(QAbstractItemModel):
         self._id_pages: OrderedDict[int, list[int]] = OrderedDict()
         #: Requests redacted so far (tests read it to see that rows are made on demand).
         self.redacted = 0
-
 
     def reset_with(self, redactor: Redactor) -> None:
         """Other options or another key: every row is redacted again when looked at."""
@@ -233,6 +235,9 @@ class RedactionPreviewModel(QAbstractItemModel):
                 self.redacted += 1
                 if row in found and time.monotonic() - started > BATCH_SECONDS:
                     break
+        except sqlite3.Error as exc:  # the file went away or broke: said in the row
+            found.setdefault(row, PreviewRow(PreviewLine(("", _cell(f"cannot read: {exc}"),
+                                                          "", "", "")), ()))
         finally:
             close = getattr(rows, "close", None)
             if close is not None:
@@ -250,9 +255,6 @@ class RedactionPreviewModel(QAbstractItemModel):
         while self._held > MAX_HELD_LINES and len(self._rows) > 1:
             _r, old = self._rows.popitem(last=False)
             self._held -= 1 + len(old.changes)
-
-    def is_held(self, row: int) -> bool:
-        return row in self._rows
 
     # -- structure ---------------------------------------------------------------------
 
@@ -387,6 +389,8 @@ class SummaryWorker(QThread):
             outcome = None
         except SessionError as exc:
             outcome = str(exc)
+        except sqlite3.Error as exc:  # the file went away or broke while it was read
+            outcome = f"cannot count what will be redacted: {exc}"
         finally:
             conn.close()
         self.finished_with.emit(outcome)
