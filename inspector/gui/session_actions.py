@@ -7,20 +7,33 @@ and the row context menu from :mod:`inspector.gui.actions` onto the window, from
 so :class:`~inspector.gui.main_window.MainWindow` stays an assembler.
 
 A session that is read-only, or belongs to another user, is shown from a private copy
-(SQLite's backup API) and never written to; the title and status bar say so.
+(SQLite's backup API) and never written to; the title and status bar say so.  That copy,
+and Save a Copy As..., are made by :func:`inspector.core.session.copy.copy_session` on a
+thread of their own, with a progress dialog and Cancel, so the window goes on painting and
+capturing meanwhile.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QEventLoop,
+    QObject,
+    QPoint,
+    QSettings,
+    Qt,
+    QThread,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QProgressDialog
 
@@ -28,6 +41,7 @@ from inspector.core.capture.engine import CaptureEngine, ListenError
 from inspector.core.capture.limits import DEFAULT_MAX_BODY
 from inspector.core.capture.provider_settings import ProviderSettings
 from inspector.core.send.relay import Relay
+from inspector.core.session.copy import STEP_PAGES, CopyCancelled, copy_session
 from inspector.core.session.store import (
     SESSION_SUFFIX,
     SessionError,
@@ -63,19 +77,6 @@ def is_foreign(path: Path) -> bool:
     return getuid is not None and st.st_uid != getuid()
 
 
-def backup_copy(source: Path, target: Path) -> None:
-    """A consistent copy of a session, even while another connection writes to it."""
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-
-
 def recent_sessions(settings: QSettings) -> list[Path]:
     value = settings.value("session/recent") or []
     items = [value] if isinstance(value, str) else list(value)
@@ -105,6 +106,53 @@ class OpenSession:
     engine: CaptureEngine | None
     window: MainWindow
     read_only: bool
+
+
+class CopyWorker(QThread):
+    """Copies a session off the GUI thread; ``cancel()`` stops it between backup steps.
+
+    ``outcome`` is set before ``finished_with`` is emitted: True when the copy is written,
+    the one-line message (str) when it failed, None when it was cancelled.
+    """
+
+    progressed = Signal(int, int)  # pages done, pages in all
+    finished_with = Signal(object)
+
+    def __init__(
+        self, source: Path, target: Path, parent: QObject | None = None, *, pages: int = STEP_PAGES
+    ) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.target = target
+        self.pages = pages
+        self.outcome: object = None
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    def run(self) -> None:
+        outcome: object
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done == total or now - last[0] >= 0.05:  # a signal per 50 ms, not per step
+                last[0] = now
+                self.progressed.emit(done, total)
+
+        try:
+            copy_session(
+                self.source, self.target, progress=progress,
+                cancelled=lambda: self._cancel, pages=self.pages,
+            )
+            outcome = True
+        except CopyCancelled:
+            outcome = None
+        except SessionError as exc:
+            outcome = str(exc)
+        self.outcome = outcome
+        self.finished_with.emit(outcome)
 
 
 class ImportWorker(QThread):
@@ -141,6 +189,8 @@ class SessionHost(QObject):
     """The open session and its window; swaps both for another session on request."""
 
     session_changed = Signal(str)
+    #: A Save a Copy As... ended: True when the copy was written.
+    copy_finished = Signal(bool)
 
     def __init__(
         self,
@@ -166,6 +216,9 @@ class SessionHost(QObject):
         self._private_dirs: list[tempfile.TemporaryDirectory[str]] = []
         self._workers: list[QThread] = []
         self.last_message = ""
+        #: Pages a session copy copies per step (each step looks at Cancel).
+        self.copy_pages = STEP_PAGES
+        self.copy_progress: QProgressDialog | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -174,15 +227,18 @@ class SessionHost(QObject):
         path = path.expanduser()
         if read_only is None:
             read_only = path.exists() and is_foreign(path)
+        # The private copy is made before the open session is closed: the window goes on
+        # meanwhile, and a copy that fails or is cancelled changes nothing.
+        copy = self._private_copy(path) if read_only else None
         previous = self.current
         if previous is not None:
             self._close_current()
         try:
-            opened = self._open_read_only(path) if read_only else self._open_writable(path)
+            opened = self._open_copy(path, copy) if copy is not None else self._open_writable(path)
         except (SessionError, ListenError):
             if previous is not None and previous.path != path:
                 self.current = (
-                    self._open_read_only(previous.path)
+                    self._open_copy(previous.path, previous.store.path)
                     if previous.read_only
                     else self._open_writable(previous.path)
                 )
@@ -248,21 +304,79 @@ class SessionHost(QObject):
         self._install(opened)
         return opened
 
-    def _open_read_only(self, path: Path) -> OpenSession:
+    def _private_copy(self, path: Path) -> Path:
+        """A copy of ``path`` in a private folder, to show without ever writing to it."""
         if not path.is_file():
             raise SessionError(f"no session file at {path}")
         private = tempfile.TemporaryDirectory(prefix="wi-readonly-")
-        self._private_dirs.append(private)
         copy = Path(private.name) / path.name
         try:
-            backup_copy(path, copy)
-        except sqlite3.Error as exc:
-            raise SessionError(f"cannot read {path}: {exc}") from exc
+            self._copy_and_wait(path, copy, f"Reading {path.name} (read-only)\u2026")
+        except BaseException:
+            private.cleanup()
+            raise
+        self._private_dirs.append(private)
+        return copy
+
+    def _open_copy(self, path: Path, copy: Path) -> OpenSession:
         store = SessionStore(copy)
         window = MainWindow(store, "", host=self.host, port=None)
         opened = OpenSession(path, store, None, window, True)
         self._install(opened)
         return opened
+
+    # -- copies, off the GUI thread ---------------------------------------------------------
+
+    def _start_copy(
+        self, source: Path, target: Path, label: str, *, modal: bool = False
+    ) -> CopyWorker:
+        """A running copy with its progress dialog (shown after half a second) and Cancel.
+
+        ``modal``: the window takes no input meanwhile (it still paints and captures)."""
+        worker = CopyWorker(source, target, self, pages=self.copy_pages)
+        self._workers.append(worker)
+        progress = QProgressDialog(label, "Cancel", 0, 0, self._window())
+        progress.setObjectName("copyProgress")
+        progress.setMinimumWidth(360)
+        progress.setWindowModality(
+            Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal
+        )
+        progress.setMinimumDuration(500)
+        progress.setAutoReset(False)
+        progress.setAutoClose(False)
+        progress.canceled.connect(worker.cancel)
+
+        def advance(done: int, total: int) -> None:
+            if total and progress.maximum() != total:
+                progress.setMaximum(total)
+            progress.setValue(done)
+
+        def finish(_outcome: object) -> None:
+            worker.wait()
+            if worker in self._workers:
+                self._workers.remove(worker)
+            progress.close()
+            progress.deleteLater()
+
+        worker.progressed.connect(advance)
+        worker.finished_with.connect(finish)
+        self.copy_progress = progress
+        worker.start()
+        return worker
+
+    def _copy_and_wait(self, source: Path, target: Path, label: str) -> None:
+        """Copy, waiting in a local event loop: the window keeps painting and capturing
+        (its input goes to the modal progress dialog, so no other command starts
+        meanwhile), and the caller gets the copy."""
+        worker = self._start_copy(source, target, label, modal=True)
+        loop = QEventLoop()
+        worker.finished_with.connect(lambda _o: loop.quit())  # queued: never missed
+        loop.exec()
+        worker.wait()
+        if worker.outcome is None:
+            raise SessionError(f"Cancelled; {source.name} was not opened")
+        if isinstance(worker.outcome, str):
+            raise SessionError(worker.outcome)
 
     def _close_current(self) -> None:
         current = self.current
@@ -278,7 +392,9 @@ class SessionHost(QObject):
 
     def shutdown(self) -> None:
         """A clean stop: the next start offers no crash recovery."""
-        for worker in self._workers:
+        for worker in list(self._workers):
+            if isinstance(worker, CopyWorker):
+                worker.cancel()  # a copy left unfinished leaves nothing behind
             worker.wait()
         self._close_current()
         self.settings.remove("session/open")
@@ -426,26 +542,31 @@ class SessionHost(QObject):
         if chosen:
             self.save_copy(Path(chosen))
 
-    def save_copy(self, target: Path) -> bool:
+    def save_copy(self, target: Path) -> CopyWorker | None:
+        """Start writing a copy of the open session to ``target`` (None when refused);
+        the status bar says how it ended, and ``copy_finished`` tells whether it was written."""
         current = self.current
         if current is None:
-            return False
+            return None
         target = target.expanduser()
         if target.exists() and (
             target.resolve() == current.path.resolve() or target.resolve() == current.store.path.resolve()
         ):
             self._error("A copy cannot be written over the session itself; choose another name.")
-            return False
-        tmp = target.with_name(f".{target.name}.part")
-        try:
-            backup_copy(current.store.path, tmp)
-            os.replace(tmp, target)
-        except (OSError, sqlite3.Error) as exc:
-            tmp.unlink(missing_ok=True)
-            self._error(f"cannot write {target}: {exc}")
-            return False
-        self._say(f"Saved a copy of the session to {target}")
-        return True
+            return None
+        worker = self._start_copy(current.store.path, target, f"Saving a copy to {target.name}\u2026")
+
+        def done(outcome: object) -> None:
+            if outcome is True:
+                self._say(f"Saved a copy of the session to {target}")
+            elif outcome is None:
+                self._say("Cancelled; no copy was written")
+            else:
+                self._error(str(outcome))
+            self.copy_finished.emit(outcome is True)
+
+        worker.finished_with.connect(done)
+        return worker
 
     @Slot()
     def choose_and_import(self) -> None:

@@ -1,8 +1,10 @@
-"""Screenshots of the File menu, the Export dialog and the redaction preview, light and dark.
+"""Screenshots of the File menu, the Export dialog and the redaction preview (while the
+summary is counted, and once it is), light and dark.
 
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tests/screenshots/share_shots.py [out_dir]``
 (default ``docs/screenshots``) and look at them.  A throwaway session of the catalogue
-payloads, in a temporary folder with its own settings.
+payloads (5,700 requests, so the count takes long enough to be seen), in a temporary
+folder with its own settings.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     session = Path(_TMP.name) / "2026-12-01_093000.whsession"
     store = SessionStore(session)
+    files = sorted(CATALOGUE.glob("*.json")) * 300
     reqs = [
         captured_request(f"/{p.stem.split('_')[1]}", p.read_bytes(), seq=i,
                          headers=[("Content-Type", "application/json"),
                                   ("Authorization", "Bearer whsec-live-5f4e3d2c1b0a")])
-        for i, p in enumerate(sorted(CATALOGUE.glob("*.json")), 1)
+        for i, p in enumerate(files, 1)
     ]
     append_decoded(store, reqs)
     store.close()
@@ -90,8 +93,17 @@ def main(out: Path) -> None:
         dialog.close()
         share = host.share(selected_only=False)
         assert share is not None
-        share.tree.setCurrentItem(share.tree.topLevelItem(3))
-        share.tree.scrollToItem(share.tree.topLevelItem(3))
+        model = share.model
+        for row in (0, 3):
+            share.tree.expand(model.index(row, 0))
+        share.tree.setCurrentIndex(model.index(2, 0, model.index(3, 0)))
+        # Mid-count: the progress bar and the count so far (a real count, caught running).
+        while share.counter is not None and share.count_progress.value() < 500:
+            app.processEvents()
+        settle(app, 3)
+        share.grab().save(str(out / f"redaction-counting-{scheme}.png"))
+        while share.counter is not None:
+            app.processEvents()
         settle(app)
         share.grab().save(str(out / f"redaction-preview-{scheme}.png"))
         share.close()
