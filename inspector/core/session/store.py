@@ -372,9 +372,6 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        # Per connection, like the writer's: a connection that writes (the relay's
-        # answers, the outbox) would otherwise sync the WAL on every commit (FULL).
-        conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 
@@ -793,7 +790,11 @@ class SessionStore:
 
     def open_reader(self) -> sqlite3.Connection:
         """A connection of the caller's own, for queries from any one thread."""
-        return _connect(self.path, readonly=False)
+        conn = _connect(self.path, readonly=False)
+        # Per connection, like the writer's: one that writes (the relay's outbox) would
+        # otherwise sync the WAL on every commit (SQLite's default, FULL).
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
 
     def count(self) -> int:
         with self._write_lock:
