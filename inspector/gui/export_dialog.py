@@ -7,6 +7,7 @@ CLI's; progress arrives as one queued signal per 1,000 rows, never per row.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -42,12 +43,48 @@ from inspector.core.share.redact import Redactor
 from inspector.core.share.selection import Selection
 
 
-class ExportWorker(QThread):
-    """Writes one export off the GUI thread; ``cancel()`` stops it between batches."""
+class SessionWorker(QThread):
+    """Reads a session off the GUI thread; ``cancel()`` asks it to stop. ``work`` gets
+    the open connection and returns the outcome, emitted once with ``finished_with``
+    (a session that cannot be opened is its one-line message)."""
+
+    #: The outcome on success, else the one-line message (str); None when cancelled.
+    finished_with = Signal(object)
+
+    def __init__(
+        self, session: Path, selection: Selection, redactor: Redactor | None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.selection = selection
+        self.redactor = redactor
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    def run(self) -> None:
+        try:
+            conn = open_existing(self.session)
+        except SessionError as exc:
+            self.finished_with.emit(str(exc))
+            return
+        try:
+            outcome = self.work(conn)
+        finally:
+            conn.close()
+        self.finished_with.emit(outcome)
+
+    def work(self, conn: sqlite3.Connection) -> object:
+        raise NotImplementedError
+
+
+class ExportWorker(SessionWorker):
+    """Writes one export off the GUI thread; ``cancel()`` stops it between batches.
+    Its outcome is the ExportResult."""
 
     progressed = Signal(int)
-    #: ExportResult on success, else the one-line message (str); None when cancelled.
-    finished_with = Signal(object)
 
     def __init__(
         self,
@@ -58,26 +95,13 @@ class ExportWorker(QThread):
         redactor: Redactor | None = None,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, selection, redactor, parent)
         self.out_path = out_path
-        self.selection = selection
         self.options = options
-        self.redactor = redactor
-        self._cancel = False
 
-    def cancel(self) -> None:
-        self._cancel = True
-
-    def run(self) -> None:
-        outcome: object
+    def work(self, conn: sqlite3.Connection) -> object:
         try:
-            conn = open_existing(self.session)
-        except SessionError as exc:
-            self.finished_with.emit(str(exc))
-            return
-        try:
-            outcome = write_export_file(
+            return write_export_file(
                 conn,
                 self.out_path,
                 self.selection,
@@ -88,12 +112,9 @@ class ExportWorker(QThread):
                 redactor=self.redactor,
             )
         except ExportCancelled:
-            outcome = None
+            return None
         except ExportError as exc:
-            outcome = str(exc)
-        finally:
-            conn.close()
-        self.finished_with.emit(outcome)
+            return str(exc)
 
 
 def describe(result: ExportResult, path: Path) -> str:

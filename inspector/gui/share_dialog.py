@@ -32,7 +32,6 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
-    QThread,
     Signal,
     Slot,
 )
@@ -71,7 +70,7 @@ from inspector.core.share.preview import (
 from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
 from inspector.core.share.rows import ExportRow
 from inspector.core.share.selection import Selection
-from inspector.gui.export_dialog import ExportWorker, describe
+from inspector.gui.export_dialog import ExportWorker, SessionWorker, describe
 from inspector.gui.plain_text import clip, plain_tooltip
 
 #: A shown original or mask is cut to this many characters ...
@@ -334,33 +333,20 @@ class RedactionPreviewModel(QAbstractItemModel):
         return plain_tooltip(tip) if tip and tip != line.cells[col] else None
 
 
-class SummaryWorker(QThread):
-    """Counts what redacting the whole selection changes, writing nothing."""
+class SummaryWorker(SessionWorker):
+    """Counts what redacting the whole selection changes, writing nothing. Its outcome
+    is the RedactionSummary."""
 
     progressed = Signal(int, int)  # requests done, requests in all
-    #: RedactionSummary when done, the one-line message (str) on failure, None if cancelled.
-    finished_with = Signal(object)
 
     def __init__(
         self, session: Path, selection: Selection, redactor: Redactor,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.session = session
-        self.selection = selection
-        self.redactor = redactor
-        self._cancel = False
+        super().__init__(session, selection, redactor, parent)
+        self.redactor: Redactor = redactor
 
-    def cancel(self) -> None:
-        self._cancel = True
-
-    def run(self) -> None:
-        outcome: object
-        try:
-            conn = open_existing(self.session)
-        except SessionError as exc:
-            self.finished_with.emit(str(exc))
-            return
+    def work(self, conn: sqlite3.Connection) -> object:
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -382,18 +368,15 @@ class SummaryWorker(QThread):
             return self._cancel
 
         try:
-            outcome = count_redactions(
+            return count_redactions(
                 conn, self.selection, self.redactor, progress=progress, cancelled=cancelled,
             )
         except ExportCancelled:
-            outcome = None
+            return None
         except SessionError as exc:
-            outcome = str(exc)
+            return str(exc)
         except sqlite3.Error as exc:  # the file went away or broke while it was read
-            outcome = f"cannot count what will be redacted: {exc}"
-        finally:
-            conn.close()
-        self.finished_with.emit(outcome)
+            return f"cannot count what will be redacted: {exc}"
 
 
 class ShareDialog(QDialog):

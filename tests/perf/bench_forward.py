@@ -4,6 +4,7 @@ Run by hand (not part of the test suite):
 
     .venv/bin/python tests/perf/bench_forward.py [--seconds 8] [--connections 32] [--rounds 2]
                                                  [--rate 500] [--replays 3000]
+                                                 [--replay-concurrency 1,8]
 
 Three figures, each measured against a baseline in the same run:
 
@@ -17,7 +18,7 @@ Three figures, each measured against a baseline in the same run:
    The provider-side answer time with forwarding on is reported next to capture alone.
 3. Replay throughput (each replay committed as a new linked row, then sent) against
    the same app, as a ratio of a bare aiohttp client loop sending the same requests at
-   the same concurrency.
+   the same concurrency: one at a time (replay's default) and eight at a time.
 """
 
 from __future__ import annotations
@@ -326,7 +327,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--latency-seconds", type=float, default=6)
     parser.add_argument("--replays", type=int, default=3000)
-    parser.add_argument("--replay-concurrency", type=int, default=8)
+    parser.add_argument(
+        "--replay-concurrency", default="1,8",
+        help="replays at once, comma-separated for several measures (1: replay's default)",
+    )
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--serve-app", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["throughput", "latency", "replay"])
@@ -394,11 +398,14 @@ def main() -> int:
                     f"{r['delivery_p50'] - d['delivery_p50']:.2f} ms, p99 "
                     f"{r['delivery_p99'] - d['delivery_p99']:.2f} ms"
                 )
-        if args.only in (None, "replay"):
-            r = replay_bench(args.replays, args.replay_concurrency, workdir, args.rounds)
+        for concurrency in (int(c) for c in args.replay_concurrency.split(",")):
+            if args.only not in (None, "replay"):
+                break
+            (workdir / f"c{concurrency}").mkdir()
+            r = replay_bench(args.replays, concurrency, workdir / f"c{concurrency}", args.rounds)
             print(
                 f"\n3. replay throughput, {args.replays} requests, "
-                f"{args.replay_concurrency} at a time (requests/s, median of {args.rounds})"
+                f"{concurrency} at a time (requests/s, median of {args.rounds})"
             )
             print(f"   bare aiohttp client loop: {r['bare']:8.0f}")
             print(

@@ -703,29 +703,25 @@ class ProcessCommitter:
             self._send(pickle.dumps(("inspection", self._inspection)))
 
     def submit(self, request: CapturedRequest) -> asyncio.Future[Committed]:
-        fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
-        refusal = self._dead or self._retrying
-        if refusal is not None:
-            fut.set_exception(WriterError(refusal))
-            return fut
-        self._pending.append((request, fut))
-        if not self._flush_scheduled:
-            # Everything submitted during this turn of the loop goes in one message.
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        return fut
+        return self._queue(self._pending, request)
 
     def record(self, entries: list[AnswerEntry]) -> asyncio.Future[None]:
         """Store the user's app's answers (to replays) in the writer, in one transaction:
         no second connection writing to the session, no thread in this process. The
         future resolves once they are committed."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        return self._queue(self._answers_pending, entries)
+
+    def _queue(
+        self, waiting: list[tuple[Any, asyncio.Future[Any]]], item: Any
+    ) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         refusal = self._dead or self._retrying
         if refusal is not None:
             fut.set_exception(WriterError(refusal))
             return fut
-        self._answers_pending.append((entries, fut))
+        waiting.append((item, fut))
         if not self._flush_scheduled:
+            # Everything submitted during this turn of the loop goes in one message.
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return fut
