@@ -58,7 +58,13 @@ from inspector.gui.actions import (
 )
 from inspector.gui.export_dialog import ExportDialog
 from inspector.gui.main_window import MainWindow, window_settings
-from inspector.gui.share_dialog import ShareDialog, curl_text, markdown_text, selection_for
+from inspector.gui.share_dialog import (
+    ShareDialog,
+    curl_text,
+    markdown_text,
+    selection_for,
+    too_many_to_copy,
+)
 
 MAX_RECENT = 8
 IMPORTABLE = (".har", ".jsonl", ".ndjson")
@@ -659,6 +665,10 @@ class SessionHost(QObject):
         if not ids or self.current is None:
             self._say("Select requests to copy as curl")
             return
+        refusal = too_many_to_copy(len(ids))
+        if refusal is not None:
+            self._say(refusal)
+            return
         QGuiApplication.clipboard().setText(curl_text(self.current.store.path, ids))
         self._say(f"Copied {len(ids)} curl command(s)")
 
@@ -667,6 +677,10 @@ class SessionHost(QObject):
         ids = self._selected_ids()
         if not ids or self.current is None:
             self._say("Select requests to copy for an issue tracker")
+            return
+        refusal = too_many_to_copy(len(ids))
+        if refusal is not None:
+            self._say(refusal)
             return
         text = markdown_text(self.current.store.path, selection_for(ids, self.current.window.model.query))
         QGuiApplication.clipboard().setText(text)

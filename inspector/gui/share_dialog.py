@@ -623,6 +623,11 @@ class ShareDialog(QDialog):
 
     @Slot()
     def copy_for_tracker(self) -> None:
+        refusal = too_many_to_copy(self.model.total)
+        if refusal is not None:
+            self.message.show()
+            self.message.setText(refusal)
+            return
         text = markdown_text(self.session, self.selection, self._new_redactor())
         QGuiApplication.clipboard().setText(text)
         self.message.show()
@@ -664,6 +669,21 @@ def curl_text(session: Path, ids: list[int]) -> str:
 def markdown_text(session: Path, selection: Selection, redactor: Redactor | None = None) -> str:
     """The issue-tracker copy: always redacted."""
     return _text(session, selection, "markdown", redactor or Redactor())
+
+
+#: Requests copied to the clipboard at most: the copy is built on the window's thread,
+#: and a clipboard of megabytes is no way to share them (a file is).
+COPY_LIMIT = 1_000
+
+
+def too_many_to_copy(count: int) -> str | None:
+    """Why ``count`` requests are not copied, or None when they can be."""
+    if count <= COPY_LIMIT:
+        return None
+    return (
+        f"{count:,} requests are too many for the clipboard (at most {COPY_LIMIT:,}): "
+        "select fewer, or save them with Share for Bug Report or Export"
+    )
 
 
 def selection_for(ids: list[int], query: CompiledQuery) -> Selection:

@@ -78,6 +78,32 @@ def test_row_context_menu_acts_on_the_selection(host: SessionHost, tmp_path: Pat
     assert "918919521234" not in md and "918867131234" not in md
 
 
+def test_copies_of_too_many_requests_are_refused_in_a_line(
+    host: SessionHost, tmp_path: Path, qtbot, monkeypatch
+) -> None:
+    """Copies are built on the window's thread: past the limit the window says what to do
+    instead of freezing on a clipboard of megabytes."""
+    import inspector.gui.share_dialog as share_dialog
+
+    monkeypatch.setattr(share_dialog, "COPY_LIMIT", 2)
+    window = host.open(filled(tmp_path / "a.whsession"))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 19)
+    QGuiApplication.clipboard().setText("before")
+    window.table.selectAll()
+    for name in ("copy_curl", "copy_tracker"):
+        window.actions_by_name[name].trigger()
+        assert QGuiApplication.clipboard().text() == "before"
+        assert host.last_message == (
+            "19 requests are too many for the clipboard (at most 2): select fewer, or save "
+            "them with Share for Bug Report or Export"
+        )
+    window.table.clearSelection()
+    window.table.selectRow(3)
+    window.table.selectRow(4)
+    window.actions_by_name["copy_curl"].trigger()
+    assert QGuiApplication.clipboard().text().count("curl -sS") == 1
+
+
 def test_new_session_keeps_the_port_and_names_the_title(host: SessionHost, tmp_path: Path) -> None:
     first = host.open(tmp_path / "first.whsession")
     url = first.url

@@ -176,3 +176,20 @@ def test_hostile_text_is_plain_in_cells_and_tooltips(qtbot: Any, make_session: M
     assert tip.startswith("<p style='white-space:pre-wrap'>&lt;img src=/dev/zero&gt;&lt;b&gt;")
     assert dialog.summary.textFormat() == Qt.TextFormat.PlainText
     dialog.close()
+
+
+def test_copy_for_issue_tracker_of_too_many_requests_says_so(
+    qtbot: Any, big_session: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().setText("before")
+    dialog = open_dialog(qtbot, big_session)
+    dialog.copy_button.click()  # 5,000 requests: more than the clipboard takes
+    assert QGuiApplication.clipboard().text() == "before"
+    assert dialog.message.text().startswith("5,000 requests are too many for the clipboard")
+    dialog.close()
+    few = open_dialog(qtbot, big_session, Selection.of_ids([1, 2]))
+    few.copy_button.click()
+    assert QGuiApplication.clipboard().text().startswith("| # | Time (UTC) |")
+    few.close()
