@@ -70,6 +70,7 @@ from inspector.core.share.preview import (
 from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
 from inspector.core.share.rows import ExportRow
 from inspector.core.share.selection import Selection
+from inspector.gui.columns import column_title
 from inspector.gui.export_dialog import ExportWorker, SessionWorker, describe
 from inspector.gui.plain_text import clip, plain_tooltip
 
@@ -303,13 +304,7 @@ class RedactionPreviewModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+        return column_title(COLUMNS, section, orientation, role)
 
     def line(self, index: AnyIndex) -> PreviewLine | None:
         if not index.isValid():

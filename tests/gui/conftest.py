@@ -17,6 +17,7 @@ from tests.factories import append_decoded, captured_request
 if TYPE_CHECKING:
     from inspector.core.capture.engine import CaptureEngine
     from inspector.gui.main_window import MainWindow
+    from inspector.gui.session_actions import SessionHost
 
 CATALOGUE = Path(__file__).parent.parent / "fixtures" / "catalogue"
 
@@ -102,3 +103,14 @@ def shown_window(
 @pytest.fixture
 def window(qtbot, engine, settings):  # noqa: ANN001, ANN201 - fixtures
     yield from shown_window(qtbot, engine, settings)
+
+
+@pytest.fixture
+def host(qtbot: Any, tmp_path: Path) -> Iterator[SessionHost]:
+    """A session host (the app's sessions and their windows) with its own settings file."""
+    from inspector.gui.session_actions import SessionHost
+
+    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    h = SessionHost(host="127.0.0.1", port=0, settings=settings)
+    yield h
+    h.shutdown()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QGuiApplication, QKeySequence
 
 from inspector.core.session.store import SessionStore
@@ -16,14 +14,6 @@ from inspector.gui.session_actions import SessionHost, crashed_session, recent_s
 from tests.gui.conftest import append, catalogue_requests, post
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def host(qtbot, tmp_path: Path) -> Iterator[SessionHost]:
-    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
-    h = SessionHost(host="127.0.0.1", port=0, settings=settings)
-    yield h
-    h.shutdown()
 
 
 def filled(path: Path, n: int = 1) -> Path:

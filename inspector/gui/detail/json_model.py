@@ -25,6 +25,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from inspector.gui.columns import column_title
 from inspector.gui.plain_text import cell_text, plain_tooltip
 
 #: Children materialised per fetchMore: enough to fill a screen, few enough to stay instant.
@@ -260,13 +261,7 @@ class JsonTreeModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+        return column_title(COLUMNS, section, orientation, role)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.session.store import RowSummary
 from inspector.core.session.timeline import format_duration, timeline_around
+from inspector.gui.columns import column_title
 from inspector.gui.plain_text import cell_text, plain_tooltip
 from inspector.gui.status_style import StatusPillDelegate
 
@@ -94,13 +95,7 @@ class TimelineModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
+        return column_title(self.COLUMNS, section, orientation, role)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
