@@ -113,17 +113,25 @@ class ReplayProgress:
     results: list[ReplayResult] = field(default_factory=list)
 
 
-class ReplaySink(Protocol):
-    """Where replay rows and the app's answers are written (see :class:`StoreSink`)."""
+#: Told a replay row's id once it is committed (None, and why, when it is not).
+RowDone = Callable[[int | None, BaseException | None], None]
+#: Told once the app's answer is stored (or why it is not).
+Recorded = Callable[[BaseException | None], None]
 
-    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
-        """Start committing the replay's row; the future gives its id."""
+
+class ReplaySink(Protocol):
+    """Where replay rows and the app's answers are written (see :class:`StoreSink`).
+    Both calls return at once and tell ``then`` on the loop: callbacks, not futures,
+    since a replay's bookkeeping is otherwise most of what it costs this process."""
+
+    def add_row(self, item: ReplayItem, then: RowDone) -> None:
+        """Start committing the replay's row."""
         ...
 
     def record(
-        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
-    ) -> asyncio.Future[None]:
-        """Start committing the app's answer; the future resolves once it is on disk."""
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int, then: Recorded
+    ) -> None:
+        """Start committing the app's answer; ``then`` once it is on disk."""
         ...
 
 
@@ -140,25 +148,19 @@ class StoreSink:
     def __init__(self, store: SessionStore) -> None:
         self._store = store
         self._decoder: Any = None
-        self._rows: list[tuple[ReplayItem, int, asyncio.Future[int]]] = []
-        self._answers: list[
-            tuple[tuple[int, str, str, AppAnswer, int, int], asyncio.Future[None]]
-        ] = []
+        self._rows: list[tuple[ReplayItem, int, RowDone]] = []
+        self._answers: list[tuple[tuple[int, str, str, AppAnswer, int, int], Recorded]] = []
         self._flushing = False
 
-    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._rows.append((item, self._store.take_seq(), fut))
+    def add_row(self, item: ReplayItem, then: RowDone) -> None:
+        self._rows.append((item, self._store.take_seq(), then))
         self._kick()
-        return fut
 
     def record(
-        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
-    ) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._answers.append(((row_id, "replay", item.url, answer, 1, at_us), fut))
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int, then: Recorded
+    ) -> None:
+        self._answers.append(((row_id, "replay", item.url, answer, 1, at_us), then))
         self._kick()
-        return fut
 
     def _kick(self) -> None:
         if not self._flushing:
@@ -177,19 +179,15 @@ class StoreSink:
                         None, self._write, [(i, seq) for i, seq, _ in rows], [a for a, _ in answers]
                     )
                 except Exception as exc:  # noqa: BLE001 - each waiting replay reports it
-                    for _, _, f in rows:
-                        if not f.done():
-                            f.set_exception(exc)
-                    for _, f2 in answers:
-                        if not f2.done():
-                            f2.set_exception(exc)
+                    for _, _, then in rows:
+                        then(None, exc)
+                    for _, recorded in answers:
+                        recorded(exc)
                     continue
-                for (_, _, f), rid in zip(rows, ids, strict=True):
-                    if not f.done():
-                        f.set_result(rid)
-                for _, f2 in answers:
-                    if not f2.done():
-                        f2.set_result(None)
+                for (_, _, then), rid in zip(rows, ids, strict=True):
+                    then(rid, None)
+                for _, recorded in answers:
+                    recorded(None)
         finally:
             self._flushing = False
 
@@ -252,27 +250,23 @@ class CommitterSink:
     def __init__(self, committer: RowCommitter, store: SessionStore) -> None:
         self._committer = committer
         self._store = store
-        self._rows: list[tuple[CapturedRequest, asyncio.Future[int]]] = []
+        self._rows: list[tuple[CapturedRequest, RowDone]] = []
         self._answers: list[AnswerEntry] = []
-        self._recorded: list[asyncio.Future[None]] = []
+        self._recorded: list[Recorded] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def add_row(self, item: ReplayItem) -> asyncio.Future[int]:
+    def add_row(self, item: ReplayItem, then: RowDone) -> None:
         rec = _row_for(item, self._store.take_seq(), time.time_ns() // 1000)
         rec.known = item.decoded  # as-is: the writer need not decode it again
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._rows.append((rec, fut))
+        self._rows.append((rec, then))
         self._schedule()
-        return fut
 
     def record(
-        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int
-    ) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self, row_id: int, item: ReplayItem, answer: AppAnswer, at_us: int, then: Recorded
+    ) -> None:
         self._answers.append(AnswerEntry(row_id, "replay", item.url, answer, 1, at_us))
-        self._recorded.append(fut)
+        self._recorded.append(then)
         self._schedule()
-        return fut
 
     def _schedule(self) -> None:
         if self._timer is None:
@@ -283,36 +277,29 @@ class CommitterSink:
         answers (the writer commits each in one transaction)."""
         self._timer = None
         rows, self._rows = self._rows, []
-        for rec, fut in rows:
-            self._committer.submit(rec).add_done_callback(partial(_pass_on, fut, _row_id))
+        for rec, then in rows:
+            self._committer.submit(rec).add_done_callback(partial(_row_committed, then))
         if self._answers:
             answers, self._answers = self._answers, []
             waiting, self._recorded = self._recorded, []
-            done = self._committer.record(answers)
-            for fut2 in waiting:
-                done.add_done_callback(partial(_pass_on, fut2, _nothing))
+            self._committer.record(answers).add_done_callback(partial(_all_recorded, waiting))
 
 
-def _row_id(committed: Any) -> int:
-    return int(committed.row_id)
+def _failure(fut: asyncio.Future[Any]) -> BaseException | None:
+    if fut.cancelled():
+        return RuntimeError("cancelled")
+    return fut.exception()
 
 
-def _nothing(_: object) -> None:
-    return None
+def _row_committed(then: RowDone, fut: asyncio.Future[Any]) -> None:
+    failure = _failure(fut)
+    then(None, failure) if failure is not None else then(int(fut.result().row_id), None)
 
 
-def _pass_on(
-    fut: asyncio.Future[Any], convert: Callable[[Any], Any], done: asyncio.Future[Any]
-) -> None:
-    """``done``'s outcome (converted) on ``fut``."""
-    if fut.done():
-        return
-    if done.cancelled():
-        fut.cancel()
-    elif done.exception() is not None:
-        fut.set_exception(done.exception())  # type: ignore[arg-type]
-    else:
-        fut.set_result(convert(done.result()))
+def _all_recorded(waiting: list[Recorded], fut: asyncio.Future[None]) -> None:
+    failure = _failure(fut)
+    for then in waiting:
+        then(failure)
 
 
 def _row_for(item: ReplayItem, seq: int, now_us: int) -> CapturedRequest:
@@ -500,90 +487,107 @@ class ReplayBatch:
             self._report()
             at_us = time.time_ns() // 1000
             to_listener = relay is not None and _is_listener(relay, item.url)
+            pending = _Pending(self, index, item, at_us, sink, results)
+            self._unfinished += 1
             # The row is committed while the request is on its way (the answer is
             # recorded only once both are done): the app never waits on SQLite.
             stop = False
-            row: asyncio.Future[int] | int | None = None
             self._sending.add(me)
             try:
                 if to_listener:
-                    answer, row = await _to_listener(client, relay, item, self.deadline)
+                    answer, row_id = await _to_listener(client, relay, item, self.deadline)
+                    pending.row_done(row_id, None)
                 else:
-                    row = sink.add_row(item)
+                    sink.add_row(item, pending.row_done)
                     answer = await client.send(
                         item.method, item.url, item.headers, item.body, deadline=self.deadline
                     )
             except asyncio.CancelledError:
                 answer = AppAnswer(None, error="cancelled before the app answered")
                 stop = True
+                if to_listener:
+                    pending.row_done(None, None)  # the listener's row, if any, is its own
             except Exception as exc:  # noqa: BLE001 - the session could not be written
                 answer = AppAnswer(None, error=f"not recorded: {exc}")
+                pending.row_done(None, None)
             finally:
                 self._sending.discard(me)
                 self.progress.in_flight -= 1
-            self._finish(index, item, row, answer, at_us, sink, results)
+            pending.answered(answer)
             if stop:
                 return
 
-    def _finish(
-        self,
-        index: int,
-        item: ReplayItem,
-        row: asyncio.Future[int] | int | None,
-        answer: AppAnswer,
-        at_us: int,
-        sink: ReplaySink,
+    def _done(self, pending: _Pending, row_id: int | None, outcome: AppAnswer) -> None:
+        """One replay is over: its answer recorded against its row (or why not)."""
+        result = ReplayResult(pending.index, pending.item, row_id, outcome)
+        pending.results[pending.index] = result
+        p = self.progress
+        p.done += 1
+        if outcome.failed:
+            p.failed += 1
+        p.last = result
+        self._report()
+        self._unfinished -= 1
+        if not self._unfinished and self._all_finished is not None:
+            if not self._all_finished.done():
+                self._all_finished.set_result(None)
+
+
+class _Pending:
+    """One replay between its send and its stored answer: the row's commit and the
+    app's answer arrive in either order; the answer is recorded once both are in."""
+
+    __slots__ = ("batch", "index", "item", "at_us", "sink", "results", "row_id", "row_failure",
+                 "row_in", "answer")  # fmt: skip
+
+    def __init__(
+        self, batch: ReplayBatch, index: int, item: ReplayItem, at_us: int, sink: ReplaySink,
         results: list[ReplayResult | None],
-    ) -> None:
-        """Record the app's answer against the replay's row once that is committed, by
-        callbacks on the two futures (a task per replay cost a tenth of its own work)."""
-        self._unfinished += 1
+    ) -> None:  # fmt: skip
+        self.batch = batch
+        self.index = index
+        self.item = item
+        self.at_us = at_us
+        self.sink = sink
+        self.results = results
+        self.row_id: int | None = None
+        self.row_failure: BaseException | None = None
+        self.row_in = False
+        self.answer: AppAnswer | None = None
 
-        def done(row_id: int | None, outcome: AppAnswer) -> None:
-            result = ReplayResult(index, item, row_id, outcome)
-            results[index] = result
-            p = self.progress
-            p.done += 1
-            if outcome.failed:
-                p.failed += 1
-            p.last = result
-            self._report()
-            self._unfinished -= 1
-            if not self._unfinished and self._all_finished is not None:
-                if not self._all_finished.done():
-                    self._all_finished.set_result(None)
+    def row_done(self, row_id: int | None, failure: BaseException | None) -> None:
+        if self.row_in:
+            return
+        self.row_in = True
+        self.row_id, self.row_failure = row_id, failure
+        if self.answer is not None:
+            self._record()
 
-        def not_recorded(fut: asyncio.Future[Any]) -> AppAnswer | None:
-            if fut.cancelled():
-                return AppAnswer(None, error="not recorded: cancelled")
-            exc = fut.exception()
-            return None if exc is None else AppAnswer(None, error=f"not recorded: {exc}")
+    def answered(self, answer: AppAnswer) -> None:
+        self.answer = answer
+        if self.row_in:
+            self._record()
 
-        def recorded(row_id: int, fut: asyncio.Future[None]) -> None:
-            done(row_id, not_recorded(fut) or answer)
-
-        def record(row_id: int | None) -> None:
-            if row_id is None:
-                done(None, answer)
-                return
-            try:
-                fut = sink.record(row_id, item, answer, at_us)
-            except Exception as exc:  # noqa: BLE001 - the session could not be written
-                done(row_id, AppAnswer(None, error=f"not recorded: {exc}"))
-                return
-            fut.add_done_callback(partial(recorded, row_id))
-
-        def committed(fut: asyncio.Future[int]) -> None:
-            failure = not_recorded(fut)
-            if failure is not None:
-                done(None, failure)
-            else:
-                record(fut.result())
-
-        if isinstance(row, asyncio.Future):
-            row.add_done_callback(committed)
+    def _record(self) -> None:
+        assert self.answer is not None
+        if self.row_failure is not None:
+            self.batch._done(self, None, _not_recorded(self.row_failure))
+        elif self.row_id is None:
+            self.batch._done(self, None, self.answer)
         else:
-            record(row)
+            try:
+                self.sink.record(self.row_id, self.item, self.answer, self.at_us, self.recorded)
+            except Exception as exc:  # noqa: BLE001 - the session could not be written
+                self.batch._done(self, self.row_id, _not_recorded(exc))
+
+    def recorded(self, failure: BaseException | None) -> None:
+        assert self.answer is not None
+        outcome = self.answer if failure is None else _not_recorded(failure)
+        self.batch._done(self, self.row_id, outcome)
+
+
+def _not_recorded(failure: BaseException) -> AppAnswer:
+    return AppAnswer(None, error=f"not recorded: {failure or type(failure).__name__}")
 
 
 def _is_listener(relay: object, url: str) -> bool:
