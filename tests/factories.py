@@ -112,3 +112,22 @@ def schema_2_session(path: Path, body: bytes = b"{}") -> None:
         old.execute("INSERT INTO request_data VALUES (1, '[]', ?, '[]', x'')", (body,))
     finally:
         old.close()
+
+
+def frozen_executable(tmp_path: Path, monkeypatch: Any) -> Path:
+    """Stand in for a frozen build: ``sys.frozen`` set, and ``sys.executable`` a program
+    that, like PyInstaller's, runs the CLI's main with the arguments it is given and
+    knows nothing of ``-m``."""
+    import sys
+
+    exe = tmp_path / "webhook-inspector"
+    exe.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in -m) echo "no -m in a frozen build" >&2; exit 2;; esac\n'
+        f"exec {sys.executable} -c 'import sys; from inspector.cli import main; "
+        'sys.exit(main())\' "$@"\n'
+    )
+    exe.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(exe))
+    return exe

@@ -11,7 +11,7 @@ import pytest
 from inspector.core.capture import writer
 from inspector.core.session.store import SessionStore
 from tests.core.httpraw import send
-from tests.factories import running_engine
+from tests.factories import frozen_executable, running_engine
 
 
 def test_unfrozen_command_is_python_dash_m() -> None:
@@ -21,18 +21,7 @@ def test_unfrozen_command_is_python_dash_m() -> None:
 def test_a_frozen_executable_records_through_its_own_entry_point(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Stands in for the frozen binary: like PyInstaller's, it runs the CLI's main with the
-    # arguments it was given and knows nothing of "-m".
-    exe = tmp_path / "webhook-inspector"
-    exe.write_text(
-        "#!/bin/sh\n"
-        f'case "$1" in -m) echo "no -m in a frozen build" >&2; exit 2;; esac\n'
-        f"exec {sys.executable} -c 'import sys; from inspector.cli import main; "
-        'sys.exit(main())\' "$@"\n'
-    )
-    exe.chmod(0o755)
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(sys, "executable", str(exe))
+    exe = frozen_executable(tmp_path, monkeypatch)
     assert writer.writer_command() == [str(exe), writer.FROZEN_WRITER_ARG]
 
     session = tmp_path / "frozen.whsession"

@@ -157,18 +157,9 @@ def test_the_frozen_entry_refuses_to_be_run_by_hand() -> None:
 def test_a_frozen_executable_exports_through_its_own_entry_point(
     session: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Stands in for the frozen binary (see tests/core/test_writer_frozen.py): it runs the
-    # CLI's main with the arguments it was given and knows nothing of "-m".
-    exe = tmp_path / "webhook-inspector"
-    exe.write_text(
-        "#!/bin/sh\n"
-        'case "$1" in -m) echo "no -m in a frozen build" >&2; exit 2;; esac\n'
-        f"exec {sys.executable} -c 'import sys; from inspector.cli import main; "
-        'sys.exit(main())\' "$@"\n'
-    )
-    exe.chmod(0o755)
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(sys, "executable", str(exe))
+    from tests.factories import frozen_executable
+
+    exe = frozen_executable(tmp_path, monkeypatch)
     assert workers_mod.worker_command() == [str(exe), workers_mod.FROZEN_WORKER_ARG]
     split, _ = _export(session, "jsonl", 2)
     monkeypatch.undo()
