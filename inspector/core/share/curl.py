@@ -12,7 +12,6 @@ reaches the terminal raw: control characters in headers and URLs are escaped too
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from inspector.core.session.store import StoredRequest
@@ -129,9 +128,3 @@ CURL_HEAD = "#!/usr/bin/env bash\n# Sends the requests again with curl, each wit
 def curl_entry(row: ExportRow, options: CurlOptions | None = None) -> str:
     """One request's command, after a blank line."""
     return "\n" + curl_command(row.request, options)
-
-
-def curl_chunks(rows: Iterable[ExportRow], options: CurlOptions | None = None) -> Iterator[str]:
-    yield CURL_HEAD
-    for row in rows:
-        yield curl_entry(row, options)

@@ -27,16 +27,9 @@ from inspector.core.session.store import (
     get_requests,
     import_sources,
 )
-from inspector.core.share.curl import CURL_HEAD, CurlOptions, curl_chunks, curl_entry
-from inspector.core.share.har import (
-    HAR_SEPARATOR,
-    HAR_TAIL,
-    HarOptions,
-    har_chunks,
-    har_entry_chunks,
-    har_head,
-)
-from inspector.core.share.jsonl import jsonl_line, jsonl_lines, request_to_json
+from inspector.core.share.curl import CURL_HEAD, CurlOptions, curl_entry
+from inspector.core.share.har import HAR_SEPARATOR, HAR_TAIL, HarOptions, har_entry_chunks, har_head
+from inspector.core.share.jsonl import jsonl_line, request_to_json
 from inspector.core.share.markdown import markdown_chunks
 from inspector.core.share.redact import RedactionOptions, RedactionSummary, Redactor
 from inspector.core.share.rows import ExportRow, without_tunnel_credentials
@@ -74,32 +67,46 @@ class Parts:
     separator: str = ""
     tail: str = ""
 
+    def frame(
+        self, entries: Iterable[tuple[int | None, Iterable[str]]], options: ExportOptions
+    ) -> Iterator[str]:
+        """The whole text of ``entries``, each (its request's arrival time, its pieces);
+        only the first one's time is read."""
+        first = True
+        for started_us, pieces in entries:
+            if first:
+                yield self.head(started_us, options)
+                first = False
+            elif self.separator:
+                yield self.separator
+            yield from pieces
+        if first:
+            yield self.head(None, options)
+        if self.tail:
+            yield self.tail
+
 
 @dataclass(frozen=True, slots=True)
 class Format:
     name: str
     suffix: str
     label: str
-    chunks: Chunks
-    #: None: the format is not a run of independent entries (Markdown lists its
-    #: details after the table).
     parts: Parts | None = None
+    #: The text of a format that is not a run of independent entries (Markdown lists
+    #: its details after the table).
+    whole: Chunks | None = None
+
+    def chunks(self, rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
+        if self.parts is None:
+            assert self.whole is not None
+            return self.whole(rows, options)
+        parts = self.parts
+        entries = ((row.request.summary.received_us, parts.entry(row, options)) for row in rows)
+        return parts.frame(entries, options)
 
 
 def _har_options(options: ExportOptions) -> HarOptions:
     return HarOptions(options.base_url, options.session_name)
-
-
-def _jsonl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
-    return jsonl_lines(rows)
-
-
-def _har(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
-    return har_chunks(rows, _har_options(options))
-
-
-def _curl(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
-    return curl_chunks(rows, CurlOptions(options.base_url))
 
 
 def _markdown(rows: Iterable[ExportRow], options: ExportOptions) -> Iterator[str]:
@@ -119,10 +126,10 @@ _CURL_PARTS = Parts(
 
 #: Every export format by name, in the order menus list them.
 FORMATS: dict[str, Format] = {
-    "har": Format("har", ".har", "HAR 1.2 (browsers, Insomnia, HTTP Toolkit)", _har, _HAR_PARTS),
-    "jsonl": Format("jsonl", ".jsonl", "JSON Lines (one request per line)", _jsonl, _JSONL_PARTS),
-    "curl": Format("curl", ".sh", "curl commands (bash)", _curl, _CURL_PARTS),
-    "markdown": Format("markdown", ".md", "Markdown for an issue tracker", _markdown),
+    "har": Format("har", ".har", "HAR 1.2 (browsers, Insomnia, HTTP Toolkit)", _HAR_PARTS),
+    "jsonl": Format("jsonl", ".jsonl", "JSON Lines (one request per line)", _JSONL_PARTS),
+    "curl": Format("curl", ".sh", "curl commands (bash)", _CURL_PARTS),
+    "markdown": Format("markdown", ".md", "Markdown for an issue tracker", whole=_markdown),
 }
 
 
@@ -215,16 +222,12 @@ def export_to(
     workers = _workers_for(conn, selection, fmt, opts, redactor)
     if workers is not None:
         with workers:
-            _write_parallel(conn, out, selection, fmt, opts, workers, redactor, counter,
-                            progress, cancelled)  # fmt: skip
+            chunks = _parallel_chunks(conn, selection, fmt, opts, workers, redactor, counter,
+                                      cancelled)  # fmt: skip
+            _write(out, chunks, counter, progress)
     else:
         rows = export_rows(conn, selection, redactor=redactor, cancelled=cancelled, counter=counter)
-        reported = 0
-        for chunk in fmt.chunks(rows, opts):
-            out.write(chunk)
-            if progress is not None and counter[0] - reported >= 1000:
-                reported = counter[0]
-                progress(reported)
+        _write(out, fmt.chunks(rows, opts), counter, progress)
     if cancelled is not None and cancelled():
         raise ExportCancelled()
     if progress is not None:
@@ -274,49 +277,54 @@ def _workers_for(
         return None
 
 
-def _write_parallel(
-    conn: sqlite3.Connection,
+def _write(
     out: IO[str],
+    chunks: Iterable[str],
+    counter: list[int],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Write an export's text, telling ``progress`` every 1,000 rows done."""
+    reported = 0
+    for chunk in chunks:
+        out.write(chunk)
+        if progress is not None and counter[0] - reported >= 1000:
+            reported = counter[0]
+            progress(reported)
+
+
+def _parallel_chunks(
+    conn: sqlite3.Connection,
     selection: Selection,
     fmt: Format,
     opts: ExportOptions,
     workers: ExportWorkers,
     redactor: Redactor | None,
     counter: list[int],
-    progress: Callable[[int], None] | None,
     cancelled: Callable[[], bool] | None,
-) -> None:
+) -> Iterator[str]:
+    """The export's text from the workers' entries, framed as the format is."""
     parts = fmt.parts
     assert parts is not None and redactor is not None
     summary = redactor.summary
     groups = iter_groups(
         conn, selection, budget=_GROUP_BYTES, rows=_GROUP_ROWS, cancelled=cancelled
     )
-    first = True
-    reported = 0
-    try:
-        for result in workers.map(groups):
-            for text in result.texts:
-                if first:
-                    out.write(parts.head(result.first_us, opts))
-                    first = False
-                else:
-                    out.write(parts.separator)
-                out.write(text)
-            summary.by_kind.update(result.kinds)
-            summary.rows += result.rows
-            summary.dropped += result.dropped
-            counter[0] += len(result.texts)
-            if progress is not None and counter[0] - reported >= 1000:
-                reported = counter[0]
-                progress(reported)
-            if cancelled is not None and cancelled():
-                return
-    except WorkerError as exc:
-        raise ExportError(str(exc)) from None
-    if first:
-        out.write(parts.head(None, opts))
-    out.write(parts.tail)
+
+    def entries() -> Iterator[tuple[int | None, Iterable[str]]]:
+        try:
+            for result in workers.map(groups):
+                summary.by_kind.update(result.kinds)
+                summary.rows += result.rows
+                summary.dropped += result.dropped
+                counter[0] += len(result.texts)
+                for i, text in enumerate(result.texts):
+                    yield (result.first_us if i == 0 else None), (text,)
+                if cancelled is not None and cancelled():
+                    return
+        except WorkerError as exc:
+            raise ExportError(str(exc)) from None
+
+    return parts.frame(entries(), opts)
 
 
 def _is_session_file(path: Path) -> bool:

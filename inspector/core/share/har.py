@@ -149,7 +149,7 @@ def har_entry(
     row: ExportRow, options: HarOptions, large: _Large | None = None
 ) -> dict[str, Any]:
     """One HAR entry; with ``large``, bodies of :data:`LARGE` bytes or more are left as
-    sentinels for :func:`har_chunks` to write in pieces."""
+    sentinels for :func:`har_entry_chunks` to write in pieces."""
     req = row.request
     s = req.summary
     request: dict[str, Any] = {
@@ -285,19 +285,3 @@ def har_entry_chunks(row: ExportRow, opts: HarOptions) -> Iterator[str]:
         yield piece
         yield from (json_text_pieces(data) if kind == "text" else base64_pieces(data))
     yield pieces[-1]
-
-
-def har_chunks(rows: Iterable[ExportRow], options: HarOptions | None = None) -> Iterator[str]:
-    """The HAR text, an entry at a time (a large body in pieces)."""
-    opts = options or HarOptions()
-    first = True
-    for row in rows:
-        if first:
-            yield har_head(row.request.summary.received_us, opts)
-            first = False
-        else:
-            yield HAR_SEPARATOR
-        yield from har_entry_chunks(row, opts)
-    if first:
-        yield har_head(None, opts)
-    yield HAR_TAIL

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from inspector.core.session.record import rfc3339_from_us
@@ -129,8 +129,3 @@ def jsonl_line(row: ExportRow) -> Iterator[str]:
     # json, not orjson: the same text as every earlier version wrote, and lone
     # surrogates (kept from undecodable header bytes) do not stop the export.
     yield json.dumps(obj, ensure_ascii=False) + "\n"
-
-
-def jsonl_lines(rows: Iterable[ExportRow], _options: object = None) -> Iterator[str]:
-    for row in rows:
-        yield from jsonl_line(row)
