@@ -32,7 +32,7 @@ import orjson
 from inspector import __version__
 from inspector.core.session.record import rfc3339_from_us
 from inspector.core.session.store import StoredRequest
-from inspector.core.share.jsonl import redaction_note, relay_json
+from inspector.core.share.jsonl import decoded_columns, redaction_note, relay_json
 from inspector.core.share.pieces import LARGE, base64_pieces, is_utf8, json_text_pieces
 from inspector.core.share.rows import ExportRow
 
@@ -224,13 +224,7 @@ def har_entry(
             "client_addr": s.client_addr,
             "via_tunnel": s.via_tunnel,
             "declared_size": req.declared_size,
-            "event": s.event,
-            "product": s.product,
-            "status": s.status,
-            "status_class": s.status_class,
-            "message_id": s.message_id,
-            "from": s.from_addr,
-            "to": s.to_addr,
+            **decoded_columns(s),
             "summary": s.summary,
             "warnings": req.warnings,
             "imported_from": row.imported_from,

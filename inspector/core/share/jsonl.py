@@ -14,9 +14,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from inspector.core.session.record import rfc3339_from_us
-from inspector.core.session.store import StoredRequest
+from inspector.core.session.store import RowSummary, StoredRequest
 from inspector.core.share.pieces import LARGE, base64_pieces, is_utf8, json_text_pieces
 from inspector.core.share.rows import ExportRow
+
+
+def decoded_columns(s: RowSummary) -> dict[str, Any]:
+    """The decoded event's columns, as JSONL and HAR's ``_webhook`` name them."""
+    return {
+        "event": s.event,
+        "product": s.product,
+        "status": s.status,
+        "status_class": s.status_class,
+        "message_id": s.message_id,
+        "from": s.from_addr,
+        "to": s.to_addr,
+    }
 
 
 def request_to_json(req: StoredRequest, *, with_body: bool = True) -> dict[str, Any]:
@@ -42,13 +55,7 @@ def request_to_json(req: StoredRequest, *, with_body: bool = True) -> dict[str, 
         "body_size": s.body_size,
         "content_type": req.content_type,
         "response_status": s.response_status,
-        "event": s.event,
-        "product": s.product,
-        "status": s.status,
-        "status_class": s.status_class,
-        "message_id": s.message_id,
-        "from": s.from_addr,
-        "to": s.to_addr,
+        **decoded_columns(s),
         "warnings": req.warnings,
         **provider_keys(req),
     }
