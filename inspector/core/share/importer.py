@@ -143,49 +143,51 @@ class _JsonStream:
             return obj
 
 
+def _members(stream: _JsonStream) -> Iterator[str]:
+    """The keys of the object at the stream's position, each yielded after its colon:
+    the caller reads the member's value (``stream.value()`` skips it)."""
+    stream.expect("{")
+    while stream.peek() != "}":
+        key = stream.value()
+        stream.expect(":")
+        yield key
+        if stream.peek() == ",":
+            stream.expect(",")
+    stream.expect("}")
+
+
 def _har_entries(fh: IO[str], result: ImportResult) -> Iterator[tuple[int, Any]]:
     """(number, entry) for each entry of ``log.entries``; a broken file ends the walk with
     one problem line."""
     stream = _JsonStream(fh)
     n = 0
     try:
-        stream.expect("{")
         found_log = False
-        while stream.peek() != "}":
-            key = stream.value()
-            stream.expect(":")
+        for key in _members(stream):
             if key != "log":
                 stream.value()
-            else:
-                found_log = True
-                stream.expect("{")
-                found_entries = False
-                while stream.peek() != "}":
-                    lkey = stream.value()
-                    stream.expect(":")
-                    if lkey != "entries":
-                        stream.value()
-                    else:
-                        found_entries = True
-                        stream.expect("[")
-                        while stream.peek() != "]":
-                            n += 1
-                            try:
-                                entry = stream.value()
-                            except _StreamError as exc:
-                                raise _StreamError(f"entry {n}: {exc}") from None
-                            yield n, entry
-                            if stream.expect(",]") == "]":
-                                break
-                        else:
-                            stream.expect("]")
-                    if stream.peek() == ",":
-                        stream.expect(",")
-                if not found_entries:
-                    result.problem("not a HAR file: log has no entries")
-                stream.expect("}")
-            if stream.peek() == ",":
-                stream.expect(",")
+                continue
+            found_log = True
+            found_entries = False
+            for lkey in _members(stream):
+                if lkey != "entries":
+                    stream.value()
+                    continue
+                found_entries = True
+                stream.expect("[")
+                while stream.peek() != "]":
+                    n += 1
+                    try:
+                        entry = stream.value()
+                    except _StreamError as exc:
+                        raise _StreamError(f"entry {n}: {exc}") from None
+                    yield n, entry
+                    if stream.expect(",]") == "]":
+                        break
+                else:
+                    stream.expect("]")
+            if not found_entries:
+                result.problem("not a HAR file: log has no entries")
         if not found_log:
             result.problem("not a HAR file: no log object")
     except _StreamError as exc:
