@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,14 @@ def append_decoded(store: SessionStore, requests: Iterable[CapturedRequest]) -> 
 
 
 @contextmanager
-def running_engine(session_path: Path, **kwargs: Any) -> Iterator[CaptureEngine]:
-    """A capture engine on a free loopback port, recording into a fresh session."""
+def running_engine(
+    session_path: Path, *, relay: Callable[[SessionStore], Any] | None = None, **kwargs: Any
+) -> Iterator[CaptureEngine]:
+    """A capture engine on a free loopback port, recording into a fresh session;
+    ``relay`` makes its relay (forwarding to an app) from the session's store."""
     store = SessionStore(session_path)
+    if relay is not None:
+        kwargs["relay"] = relay(store)
     eng = CaptureEngine(store, host="127.0.0.1", port=0, **kwargs)
     eng.start()
     try:

@@ -17,9 +17,9 @@ from inspector.core.capture.engine import CaptureEngine
 from inspector.core.send.relay import Relay
 from inspector.core.send.replay import ReplayItem, sign
 from inspector.core.session.forwards import replay_of
-from inspector.core.session.store import SessionStore
 from inspector.gui.detail.pane import TAB_RESPONSE
 from inspector.gui.table_model import COLUMN_INDEX
+from tests.factories import running_engine
 from tests.gui.conftest import post
 from tests.send.app import target_app
 
@@ -28,15 +28,10 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def relay_engine(session_path: Path) -> Iterator[CaptureEngine]:
-    store = SessionStore(session_path)
-    relay = Relay(store, retry_delays=(0.05, 0.1))
-    eng = CaptureEngine(store, host="127.0.0.1", port=0, relay=relay)
-    eng.start()
-    try:
+    with running_engine(
+        session_path, relay=lambda store: Relay(store, retry_delays=(0.05, 0.1))
+    ) as eng:
         yield eng
-    finally:
-        eng.stop()
-        store.close()
 
 
 def _window(qtbot: Any, eng: CaptureEngine, settings: QSettings) -> Any:

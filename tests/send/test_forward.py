@@ -18,22 +18,17 @@ from inspector.core.capture.engine import CaptureEngine
 from inspector.core.send.app_client import forward_headers, forward_url
 from inspector.core.send.relay import Relay
 from inspector.core.session.forwards import forwards_for, outbox_size
-from inspector.core.session.store import SessionStore, get_request
+from inspector.core.session.store import get_request
+from tests.factories import running_engine
 from tests.send.app import TargetApp, free_port, target_app, wait_for
 
 
 @contextmanager
 def relaying(session: Path, target: str | None, **kwargs: Any) -> Iterator[CaptureEngine]:
-    store = SessionStore(session)
+    """A capture engine forwarding to ``target`` (retrying quickly)."""
     kwargs.setdefault("retry_delays", (0.05, 0.1, 0.2))
-    relay = Relay(store, target=target, **kwargs)
-    eng = CaptureEngine(store, host="127.0.0.1", port=0, relay=relay)
-    eng.start()
-    try:
+    with running_engine(session, relay=lambda store: Relay(store, target=target, **kwargs)) as eng:
         yield eng
-    finally:
-        eng.stop()
-        store.close()
 
 
 def post(
