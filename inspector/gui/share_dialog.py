@@ -618,7 +618,7 @@ class ShareDialog(QDialog):
 
     @Slot()
     def copy_for_tracker(self) -> None:
-        refusal = too_many_to_copy(self.model.total)
+        refusal = too_many_to_copy(self.model.total, "Save Redacted HAR")
         if refusal is not None:
             self.message.show()
             self.message.setText(refusal)
@@ -671,13 +671,14 @@ def markdown_text(session: Path, selection: Selection, redactor: Redactor | None
 COPY_LIMIT = 1_000
 
 
-def too_many_to_copy(count: int) -> str | None:
-    """Why ``count`` requests are not copied, or None when they can be."""
+def too_many_to_copy(count: int, instead: str = "Share for Bug Report or Export") -> str | None:
+    """Why ``count`` requests are not copied (``instead``: how to save them), or None
+    when they can be."""
     if count <= COPY_LIMIT:
         return None
     return (
         f"{count:,} requests are too many for the clipboard (at most {COPY_LIMIT:,}): "
-        "select fewer, or save them with Share for Bug Report or Export"
+        f"select fewer, or save them with {instead}"
     )
 
 

@@ -187,7 +187,10 @@ def test_copy_for_issue_tracker_of_too_many_requests_says_so(
     dialog = open_dialog(qtbot, big_session)
     dialog.copy_button.click()  # 5,000 requests: more than the clipboard takes
     assert QGuiApplication.clipboard().text() == "before"
-    assert dialog.message.text().startswith("5,000 requests are too many for the clipboard")
+    assert dialog.message.text() == (
+        "5,000 requests are too many for the clipboard (at most 1,000): select fewer, or "
+        "save them with Save Redacted HAR"
+    )
     dialog.close()
     few = open_dialog(qtbot, big_session, Selection.of_ids([1, 2]))
     few.copy_button.click()
